@@ -1,0 +1,240 @@
+"""provisioning: provision infrastructure through pip-installable plugins.
+
+This module is the public API (**contract**): plugins import only the names in
+``__all__``.  Everything else is an implementation detail.
+
+Names are imported on first use (PEP 562), so ``import provisioning_core``
+and the CLI start fast; ``from provisioning_core import X`` works as usual.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from provisioning_core._version import __version__
+
+if TYPE_CHECKING:
+    from provisioning_core.convert import structure, unstructure
+    from provisioning_core.discovery import Discovery
+    from provisioning_core.errors import (
+        CapabilityNotSupported,
+        ConfigError,
+        DataValidationError,
+        DependencyCycleError,
+        ExtensionError,
+        ExtensionLoadError,
+        ExtensionNotFound,
+        IncompatibleExtension,
+        MissingDependency,
+        PluginCallError,
+        ProvisioningError,
+        ServerNotFound,
+        TransientError,
+    )
+    from provisioning_core.extensions import (
+        Extension,
+        ExtensionManager,
+        ExtensionMetrics,
+        HookCall,
+        Interceptor,
+        LoadEvent,
+    )
+    from provisioning_core.graph import dependency_waves, reverse_waves
+    from provisioning_core.hookspecs import HOOKS, HookDef, hookimpl
+    from provisioning_core.models import (
+        ClusterConfig,
+        ClusterInfo,
+        ClusterStatus,
+        Component,
+        ComponentStatus,
+        ConnectionResult,
+        DiscoveredExtension,
+        ExtensionMetadata,
+        ExtensionType,
+        FirewallRule,
+        HealthCheck,
+        OperationResult,
+        Plan,
+        Price,
+        ProviderApi,
+        ProviderAuth,
+        ProviderDefaults,
+        ProviderFeatures,
+        ProviderInfo,
+        ProviderSettings,
+        Server,
+        ServerConfig,
+        ServerStatus,
+        ServiceSpec,
+        SshAccess,
+        TaskservInfo,
+        TaskservInstall,
+        TaskservSource,
+        TaskservStatus,
+        TaskservVersion,
+        UpdateInfo,
+        ValidationReport,
+        Zone,
+    )
+    from provisioning_core.registry import (
+        RegisteredExtension,
+        list_registered_extensions,
+        register_extension,
+        unregister_extension,
+    )
+    from provisioning_core.secret import Secret
+    from provisioning_core.validation import validate_extension
+
+_WHERE: dict[str, str] = {
+    "CapabilityNotSupported": "provisioning_core.errors",
+    "ClusterConfig": "provisioning_core.models",
+    "ClusterInfo": "provisioning_core.models",
+    "ClusterStatus": "provisioning_core.models",
+    "Component": "provisioning_core.models",
+    "ComponentStatus": "provisioning_core.models",
+    "ConfigError": "provisioning_core.errors",
+    "ConnectionResult": "provisioning_core.models",
+    "DataValidationError": "provisioning_core.errors",
+    "DependencyCycleError": "provisioning_core.errors",
+    "DiscoveredExtension": "provisioning_core.models",
+    "Discovery": "provisioning_core.discovery",
+    "Extension": "provisioning_core.extensions",
+    "ExtensionError": "provisioning_core.errors",
+    "ExtensionLoadError": "provisioning_core.errors",
+    "ExtensionManager": "provisioning_core.extensions",
+    "ExtensionMetadata": "provisioning_core.models",
+    "ExtensionMetrics": "provisioning_core.extensions",
+    "ExtensionNotFound": "provisioning_core.errors",
+    "ExtensionType": "provisioning_core.models",
+    "FirewallRule": "provisioning_core.models",
+    "HOOKS": "provisioning_core.hookspecs",
+    "HealthCheck": "provisioning_core.models",
+    "HookCall": "provisioning_core.extensions",
+    "HookDef": "provisioning_core.hookspecs",
+    "IncompatibleExtension": "provisioning_core.errors",
+    "Interceptor": "provisioning_core.extensions",
+    "LoadEvent": "provisioning_core.extensions",
+    "MissingDependency": "provisioning_core.errors",
+    "OperationResult": "provisioning_core.models",
+    "Plan": "provisioning_core.models",
+    "PluginCallError": "provisioning_core.errors",
+    "Price": "provisioning_core.models",
+    "ProviderApi": "provisioning_core.models",
+    "ProviderAuth": "provisioning_core.models",
+    "ProviderDefaults": "provisioning_core.models",
+    "ProviderFeatures": "provisioning_core.models",
+    "ProviderInfo": "provisioning_core.models",
+    "ProviderSettings": "provisioning_core.models",
+    "ProvisioningError": "provisioning_core.errors",
+    "RegisteredExtension": "provisioning_core.registry",
+    "Secret": "provisioning_core.secret",
+    "Server": "provisioning_core.models",
+    "ServerConfig": "provisioning_core.models",
+    "ServerNotFound": "provisioning_core.errors",
+    "ServerStatus": "provisioning_core.models",
+    "ServiceSpec": "provisioning_core.models",
+    "SshAccess": "provisioning_core.models",
+    "TaskservInfo": "provisioning_core.models",
+    "TaskservInstall": "provisioning_core.models",
+    "TaskservSource": "provisioning_core.models",
+    "TaskservStatus": "provisioning_core.models",
+    "TaskservVersion": "provisioning_core.models",
+    "TransientError": "provisioning_core.errors",
+    "UpdateInfo": "provisioning_core.models",
+    "ValidationReport": "provisioning_core.models",
+    "Zone": "provisioning_core.models",
+    "dependency_waves": "provisioning_core.graph",
+    "hookimpl": "provisioning_core.hookspecs",
+    "list_registered_extensions": "provisioning_core.registry",
+    "register_extension": "provisioning_core.registry",
+    "reverse_waves": "provisioning_core.graph",
+    "structure": "provisioning_core.convert",
+    "unregister_extension": "provisioning_core.registry",
+    "unstructure": "provisioning_core.convert",
+    "validate_extension": "provisioning_core.validation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'provisioning_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "HOOKS",
+    "CapabilityNotSupported",
+    "ClusterConfig",
+    "ClusterInfo",
+    "ClusterStatus",
+    "Component",
+    "ComponentStatus",
+    "ConfigError",
+    "ConnectionResult",
+    "DataValidationError",
+    "DependencyCycleError",
+    "Discovery",
+    "DiscoveredExtension",
+    "Extension",
+    "ExtensionError",
+    "ExtensionLoadError",
+    "ExtensionManager",
+    "ExtensionMetadata",
+    "ExtensionMetrics",
+    "ExtensionNotFound",
+    "ExtensionType",
+    "FirewallRule",
+    "HealthCheck",
+    "HookCall",
+    "HookDef",
+    "IncompatibleExtension",
+    "Interceptor",
+    "LoadEvent",
+    "MissingDependency",
+    "OperationResult",
+    "Plan",
+    "PluginCallError",
+    "Price",
+    "ProviderApi",
+    "ProviderAuth",
+    "ProviderDefaults",
+    "ProviderFeatures",
+    "ProviderInfo",
+    "ProviderSettings",
+    "ProvisioningError",
+    "RegisteredExtension",
+    "Secret",
+    "Server",
+    "ServerConfig",
+    "ServerNotFound",
+    "ServerStatus",
+    "ServiceSpec",
+    "SshAccess",
+    "TaskservInfo",
+    "TaskservInstall",
+    "TaskservSource",
+    "TaskservStatus",
+    "TaskservVersion",
+    "TransientError",
+    "UpdateInfo",
+    "ValidationReport",
+    "Zone",
+    "__version__",
+    "dependency_waves",
+    "hookimpl",
+    "list_registered_extensions",
+    "register_extension",
+    "reverse_waves",
+    "structure",
+    "unregister_extension",
+    "unstructure",
+    "validate_extension",
+]

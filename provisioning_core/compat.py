@@ -1,0 +1,132 @@
+"""Version and dependency checks, from metadata alone (packaging).
+
+A plugin distribution declares the core versions it works with as a normal
+requirement, ``Requires-Dist: provisioning-core>=0.1,<0.2``.  Extensions declare
+dependencies on other extensions as requirement strings (``containerd>=1.6``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from provisioning_core._version import __version__
+
+__all__ = [
+    "CORE_DISTRIBUTION",
+    "check_core_compatibility",
+    "core_requirement",
+    "missing_dependencies",
+    "split_requirements",
+]
+
+CORE_DISTRIBUTION = "provisioning-core"
+
+# a requirement starts with a name; a piece that starts with an operator
+# continues the previous requirement's specifier ("containerd>=1.6,<2")
+_STARTS_WITH_NAME = re.compile(r"^\s*[A-Za-z0-9]")
+
+
+def core_requirement(requires: Iterable[str] | None) -> str | None:
+    """The specifier a distribution's ``Requires-Dist`` puts on the core, if any.
+
+    Requirements behind markers that do not hold here (an extra, another
+    Python) are ignored.  Returns e.g. ``">=0.1,<0.2"``, ``""`` for a bare
+    ``provisioning-core``, or None when the core is not named at all.
+    """
+    for line in requires or ():
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(req.name) != CORE_DISTRIBUTION:
+            continue
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        return str(req.specifier)
+    return None
+
+
+def check_core_compatibility(specifier: str | None, core_version: str = __version__) -> str | None:
+    """Why the running core does not satisfy ``specifier``, or None if it does."""
+    if not specifier:
+        return None
+    try:
+        spec = SpecifierSet(specifier)
+    except InvalidSpecifier:
+        return f"its core requirement {specifier!r} is not a valid version specifier"
+    if spec.contains(Version(core_version), prereleases=True):
+        return None
+    return f"it needs provisioning-core{spec} but provisioning-core {core_version} is running"
+
+
+def split_requirements(value: str) -> list[str]:
+    """Split a comma-separated list of requirement strings.
+
+    ``"containerd>=1.6,<2, etcd"`` gives ``["containerd>=1.6,<2", "etcd"]``.
+    """
+    parts: list[str] = []
+    for piece in value.split(","):
+        if not piece.strip():
+            continue
+        if parts and not _STARTS_WITH_NAME.match(piece):
+            parts[-1] = f"{parts[-1]},{piece.strip()}"
+        else:
+            parts.append(piece.strip())
+    return parts
+
+
+def invalid_requirements(requirements: Sequence[str]) -> list[str]:
+    """One message per requirement string that does not parse."""
+    problems = []
+    for text in requirements:
+        try:
+            Requirement(text)
+        except InvalidRequirement as exc:
+            problems.append(f"dependency {text!r} is not a valid requirement: {exc}")
+    return problems
+
+
+def missing_dependencies(
+    requirements: Sequence[str], available: Mapping[str, Sequence[str]]
+) -> list[str]:
+    """Every requirement not met by ``available`` (name -> versions), explained.
+
+    Returns lines such as ``"containerd>=1.6 (not installed)"`` or
+    ``"containerd>=1.6 (available: 1.5.2)"``; empty when all are met.
+    """
+    missing = []
+    by_name = {canonicalize_name(k): v for k, v in available.items()}
+    for text in requirements:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            missing.append(f"{text} (not a valid requirement)")
+            continue
+        versions = by_name.get(canonicalize_name(req.name))
+        if not versions:
+            missing.append(f"{text} (not installed)")
+            continue
+        if not any(_satisfies(req.specifier, v) for v in versions):
+            missing.append(f"{text} (available: {', '.join(versions)})")
+    return missing
+
+
+def _satisfies(spec: SpecifierSet, version: str) -> bool:
+    try:
+        return spec.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
+def version_key(version: str) -> tuple[int, Version | str]:
+    """Sort key putting valid versions above invalid ones, highest last."""
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)

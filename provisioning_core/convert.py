@@ -1,0 +1,110 @@
+"""The one cattrs converter, and the way its errors read.
+
+Structuring is strict (unknown keys are errors, so a typo in a config file or
+in a plugin's result is caught) and every problem becomes one line,
+"message @ $.path".  Secrets unstructure to the mask, never their value.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import datetime
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn
+from cattrs.v import format_exception, transform_error
+
+from provisioning_core.errors import DataValidationError
+from provisioning_core.secret import MASK, Secret
+
+__all__ = ["converter", "structure", "type_name", "unstructure"]
+
+T = TypeVar("T")
+
+converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+
+
+def _structure_secret(value: Any, _: type) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return Secret(value)
+
+
+def _structure_datetime(value: Any, _: type) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _attrs_hook_factory(cls: type[Any]) -> Any:
+    # plugins may mix model instances and dicts (a list of Server and dicts):
+    # an instance passes through, a dict is structured strictly
+    from_dict = make_dict_structure_fn(cls, converter)
+
+    def hook(value: Any, _: type) -> Any:
+        return value if isinstance(value, cls) else from_dict(value, cls)
+
+    return hook
+
+
+converter.register_structure_hook_factory(attrs.has, _attrs_hook_factory)
+converter.register_structure_hook(Secret, _structure_secret)
+converter.register_unstructure_hook(Secret, lambda _: MASK)
+converter.register_structure_hook(datetime, _structure_datetime)
+converter.register_unstructure_hook(datetime, lambda d: d.isoformat())
+
+
+def _describe(exc: BaseException, type_: Any) -> str:
+    """cattrs' wording, made specific where it is vague."""
+    if isinstance(exc, ValueError) and isinstance(type_, type) and issubclass(type_, enum.Enum):
+        allowed = ", ".join(str(m.value) for m in type_)
+        return f"invalid value {_offending(exc)}, expected one of: {allowed}"
+    if type_ in (Secret, Secret | None):
+        return "invalid value, expected a string"
+    if type_ is None and type(exc) in (ValueError, TypeError) and exc.args:
+        # raised by a model's own validator, whose message names the field
+        return str(exc)
+    return format_exception(exc, type_)
+
+
+def _offending(exc: BaseException) -> str:
+    text = str(exc)
+    # enum's ValueError reads "'x' is not a valid ServerStatus"
+    return text.split(" is not a valid ", 1)[0] if " is not a valid " in text else ""
+
+
+def structure(data: Any, cls: type[T], *, what: str = "data") -> T:
+    """Build ``cls`` from ``data``, or raise :class:`DataValidationError`.
+
+    ``data`` that already is a ``cls`` is returned as it is.  ``what`` names
+    the data in the error ("result of upcloud.create_server").
+    """
+    try:
+        if isinstance(data, cls):
+            return data
+    except TypeError:  # cls is a generic alias such as list[Server]
+        pass
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:  # cattrs raises several unrelated types
+        problems = transform_error(exc, path="$", format_exception=_describe)
+        raise DataValidationError(
+            f"{what} is not a valid {type_name(cls)}", problems=problems
+        ) from None
+
+
+def type_name(cls: Any) -> str:
+    """A type as a reader knows it: ``list[Server]``, not its module path."""
+    if isinstance(cls, type) and not getattr(cls, "__args__", None):
+        return cls.__name__
+    return re.sub(r"[\w.]+\.", "", str(cls))  # list[provisioning_core.models.Server] -> list[Server]
+
+
+def unstructure(obj: Any) -> Any:
+    """Plain data (dicts, lists, strings) for ``obj``; secrets become the mask."""
+    return converter.unstructure(obj)

@@ -1,0 +1,151 @@
+"""Every error the core raises on purpose.
+
+Each one speaks to a person: ``str(error)`` says what failed and where, and
+``error.hint`` says what to do.  The CLI prints both; nothing here formats a
+traceback.  ``exit_code`` is what the CLI exits with: 1 when an operation
+failed, 2 when the user's input or usage was wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class ProvisioningError(Exception):
+    """Base of every error the framework raises deliberately."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class ConfigError(ProvisioningError):
+    """Configuration or user input is wrong; ``problems`` lists "message @ $.path" lines."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: Sequence[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        self.problems = list(problems)
+        full = message if not self.problems else message + "\n" + "\n".join(
+            f"  - {p}" for p in self.problems
+        )
+        super().__init__(full, hint=hint)
+
+
+class DataValidationError(ConfigError):
+    """Data did not match a model; raised by :func:`provisioning_core.structure`."""
+
+
+class DependencyCycleError(ProvisioningError):
+    """A dependency graph has a cycle; ``cycle`` lists it, first node repeated last."""
+
+    exit_code = 2
+
+    def __init__(self, cycle: Sequence[str], *, what: str = "dependencies") -> None:
+        self.cycle = list(cycle)
+        super().__init__(
+            f"{what} form a cycle: {' -> '.join(self.cycle)} (each needs the next)",
+            hint="remove one of these dependencies so the order can be decided",
+        )
+
+
+class ServerNotFound(ProvisioningError):
+    """A provider has no server with this id (raised by ``get_server_info``)."""
+
+    def __init__(self, server_id: str, *, provider: str | None = None) -> None:
+        self.server_id = server_id
+        self.provider = provider
+        where = f" on provider {provider!r}" if provider else ""
+        super().__init__(
+            f"server {server_id!r} not found{where}",
+            hint="list servers with `prov server list` to see which exist",
+        )
+
+
+class TransientError(ProvisioningError):
+    """Raised by a plugin for a failure worth retrying (rate limit, 5xx, busy).
+
+    ``retry_after`` is the delay in seconds the remote side asked for, if any.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class ExtensionError(ProvisioningError):
+    """A problem with one extension; names the extension and where it comes from.
+
+    ``hook`` is set when the problem concerns one hook; ``missing`` lists the
+    unmet requirements of a :class:`MissingDependency`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        name: str,
+        distribution: str | None = None,
+        version: str | None = None,
+        hook: str | None = None,
+        missing: Sequence[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        self.kind = str(kind)
+        self.name = name
+        self.distribution = distribution
+        self.version = version
+        self.hook = hook
+        self.missing = list(missing)
+        super().__init__(f"{self.label}: {message}", hint=hint)
+
+    @property
+    def label(self) -> str:
+        """``provider 'upcloud' (provisioning-provider-upcloud 1.2.0)``."""
+        origin = " ".join(p for p in (self.distribution, self.version) if p)
+        return f"{self.kind} {self.name!r}" + (f" ({origin})" if origin else "")
+
+
+class ExtensionNotFound(ExtensionError):
+    """No extension of that kind and name (or version) is available."""
+
+    exit_code = 2
+
+
+class IncompatibleExtension(ExtensionError):
+    """The extension declares core versions that exclude the running core."""
+
+
+class MissingDependency(ExtensionError):
+    """Extensions this one depends on are absent or at the wrong version."""
+
+
+class ExtensionLoadError(ExtensionError):
+    """The extension could not be imported or does not fit the hook contract."""
+
+
+class CapabilityNotSupported(ExtensionError):
+    """The extension does not implement an optional hook."""
+
+    exit_code = 2
+
+
+class PluginCallError(ExtensionError):
+    """A hook implementation raised an unexpected exception or returned malformed data."""

@@ -1,0 +1,555 @@
+"""Loading extensions and calling their hooks.
+
+:class:`ExtensionManager` resolves a name through discovery, checks that the
+extension can run here (enabled, compatible, dependencies present), imports
+exactly that extension, checks its hooks against the contract and keeps the
+result in an LRU cache.  Each failure raises a :class:`ExtensionError` that
+names the plugin, its distribution and version, the problem and the fix; the
+manager stays usable for every other extension.
+
+:class:`Extension` dispatches hook calls through its own pluggy
+``PluginManager``, after any interceptors the core installed (audit, timing,
+retries, check-mode guard), and structures results into the contract's models.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import attrs
+import pluggy
+
+from provisioning_core.compat import missing_dependencies
+from provisioning_core.convert import type_name, structure
+from provisioning_core.discovery import Discovery, strict_mode
+from provisioning_core.errors import (
+    CapabilityNotSupported,
+    DataValidationError,
+    ExtensionLoadError,
+    ExtensionNotFound,
+    IncompatibleExtension,
+    MissingDependency,
+    PluginCallError,
+    ProvisioningError,
+)
+from provisioning_core.hookspecs import HOOKS, HookDef
+from provisioning_core.interface import build_plugin_manager, inspect_hooks
+from provisioning_core.models import DiscoveredExtension, ExtensionMetadata, ExtensionType
+from provisioning_core.registry import _kind as normalize_kind
+
+__all__ = [
+    "Extension",
+    "ExtensionManager",
+    "ExtensionMetrics",
+    "HookCall",
+    "Interceptor",
+    "LoadEvent",
+    "import_plugin",
+]
+
+
+@attrs.define
+class HookCall:
+    """One hook call as interceptors see it; they may change ``kwargs``."""
+
+    extension: Extension
+    hook: str
+    kwargs: dict[str, Any]
+
+
+Interceptor = Callable[[HookCall, Callable[[], Any]], Any]
+"""Wraps every hook call: receives the call and ``proceed``, returns the result.
+
+Call ``proceed()`` to run the rest of the chain and the hook (more than once
+to retry); raise to refuse the call.
+"""
+
+
+@attrs.frozen
+class LoadEvent:
+    """A cold load that succeeded (``error`` None) or failed, and how long it took."""
+
+    kind: ExtensionType
+    name: str
+    version: str | None
+    seconds: float
+    error: ProvisioningError | None = None
+
+
+@attrs.define
+class ExtensionMetrics:
+    """Counters of an :class:`ExtensionManager`.
+
+    ``total_extension_loads`` counts every successful ``load_extension`` call;
+    ``cache_hits`` those served from the cache; ``cold_loads`` those that
+    imported; ``failed_loads`` those that raised; ``load_seconds`` is the time
+    spent in cold loads.
+    """
+
+    total_extension_loads: int = 0
+    cache_hits: int = 0
+    cold_loads: int = 0
+    failed_loads: int = 0
+    load_seconds: float = 0.0
+
+    @property
+    def hit_ratio(self) -> float:
+        """``cache_hits / total_extension_loads`` (0.0 before any load)."""
+        return self.cache_hits / self.total_extension_loads if self.total_extension_loads else 0.0
+
+
+class Extension:
+    """A loaded extension: its metadata and a way to call its hooks.
+
+    ``metadata`` is its :class:`ExtensionMetadata`, ``path`` the directory its
+    code was imported from, ``loaded_at`` when (an aware UTC datetime), and
+    ``plugin_manager`` the pluggy manager holding only this extension.
+    """
+
+    __slots__ = (
+        "_callers",
+        "_defs",
+        "_interceptors",
+        "_label",
+        "discovered",
+        "implemented",
+        "kind",
+        "loaded_at",
+        "metadata",
+        "name",
+        "path",
+        "plugin",
+        "plugin_manager",
+    )
+
+    def __init__(
+        self,
+        discovered: DiscoveredExtension,
+        plugin: object,
+        plugin_manager: pluggy.PluginManager,
+        implemented: Mapping[str, tuple[str, ...]],
+        path: Path | None,
+        interceptors: Sequence[Interceptor] = (),
+    ) -> None:
+        self.discovered = discovered
+        self.metadata: ExtensionMetadata = discovered.metadata
+        self.kind = discovered.kind
+        self.name = discovered.name
+        self.plugin = plugin
+        self.plugin_manager = plugin_manager
+        self.implemented = dict(implemented)
+        self.path = path
+        self.loaded_at = datetime.now(timezone.utc)
+        self._defs: Mapping[str, HookDef] = HOOKS[self.kind]
+        self._callers = {hook: getattr(plugin_manager.hook, hook) for hook in self.implemented}
+        self._interceptors = tuple(interceptors)
+        self._label = f"{self.kind} {self.name!r}"
+
+    def __repr__(self) -> str:
+        return f"<Extension {self.kind}:{self.name} {self.metadata.version} from {self.discovered.origin}>"
+
+    @property
+    def version(self) -> str:
+        """The extension's version."""
+        return self.metadata.version
+
+    def implements(self, hook: str) -> bool:
+        """Whether the extension implements ``hook``."""
+        return hook in self._callers
+
+    def accepts(self, hook: str, argument: str) -> bool:
+        """Whether the implementation of ``hook`` takes ``argument`` (e.g. ``check``)."""
+        return argument in self.implemented.get(hook, ())
+
+    @property
+    def unsupported(self) -> list[str]:
+        """The optional hooks this extension does not implement."""
+        return [h for h in self._defs if h not in self._callers]
+
+    def call(self, hook: str, /, **kwargs: Any) -> Any:
+        """Call ``hook`` with ``kwargs`` and return its result, structured.
+
+        Raises :class:`CapabilityNotSupported` if the hook is not implemented
+        and :class:`PluginCallError` if it raises something unexpected or
+        returns malformed data.  :class:`ProvisioningError` subclasses the
+        plugin raises on purpose (``ServerNotFound``, ``TransientError``) pass
+        through unchanged.
+        """
+        caller = self._callers.get(hook)
+        if caller is None:
+            raise self._unsupported(hook)
+        if not self._interceptors:
+            return self._invoke(hook, caller, kwargs)
+        call = HookCall(self, hook, kwargs)
+        chain = self._interceptors
+
+        def step(i: int) -> Any:
+            if i == len(chain):
+                return self._invoke(hook, caller, call.kwargs)
+            return chain[i](call, lambda: step(i + 1))
+
+        return step(0)
+
+    def _invoke(self, hook: str, caller: Any, kwargs: dict[str, Any]) -> Any:
+        try:
+            result = caller(**kwargs)
+        except ProvisioningError:
+            raise
+        except Exception as exc:
+            raise self._error(
+                f"{hook} raised {type(exc).__name__}: {exc}",
+                hook,
+                "this is a bug in the plugin or its environment; run with --debug for the "
+                "traceback and report it to the plugin's author",
+            ) from exc
+        result_type = self._defs[hook].result
+        if result_type is None:
+            return result
+        if result is None:
+            raise self._error(
+                f"{hook} returned None; it must return {type_name(result_type)}",
+                hook,
+                "the plugin broke the hook contract; report it to its author",
+            )
+        try:
+            return structure(result, result_type, what=f"the result of {hook}")
+        except DataValidationError as exc:
+            raise self._error(
+                exc.message, hook, "the plugin broke the hook contract; report it to its author"
+            ) from None
+
+    def _error(self, message: str, hook: str, hint: str) -> PluginCallError:
+        d = self.discovered
+        return PluginCallError(
+            message,
+            kind=d.kind,
+            name=d.name,
+            distribution=d.distribution,
+            version=d.version,
+            hook=hook,
+            hint=hint,
+        )
+
+    def _unsupported(self, hook: str) -> ProvisioningError:
+        d = self.discovered
+        definition = self._defs.get(hook)
+        if definition is None:
+            known = ", ".join(self._defs)
+            return ExtensionNotFound(
+                f"there is no {self.kind} hook {hook!r}",
+                kind=d.kind,
+                name=d.name,
+                hint=f"{self.kind} hooks are: {known}",
+            )
+        return CapabilityNotSupported(
+            f"does not support {definition.capability} (no {hook} hook)",
+            kind=d.kind,
+            name=d.name,
+            distribution=d.distribution,
+            version=d.version,
+            hook=hook,
+            hint=f"use a {self.kind} that supports it, or ask the plugin's author to add {hook}",
+        )
+
+
+_CacheKey = tuple[str, str, "str | None"]
+
+
+class ExtensionManager:
+    """Loads extensions on demand and keeps the last ``cache_size`` in an LRU cache.
+
+    ``ExtensionManager()`` needs no arguments: it discovers from ``sys.path``
+    and registered directories.  ``discovery`` replaces that;
+    ``interceptors`` wrap every hook call of every extension loaded;
+    ``on_load`` hears of each cold load and each failure; ``strict``
+    (default: ``PROV_STRICT``) turns an extension's warnings into load errors.
+    """
+
+    def __init__(
+        self,
+        *,
+        discovery: Discovery | None = None,
+        cache_size: int = 100,
+        interceptors: Sequence[Interceptor] = (),
+        on_load: Callable[[LoadEvent], None] | None = None,
+        strict: bool | None = None,
+    ) -> None:
+        self.discovery = discovery if discovery is not None else Discovery()
+        self.cache_size = cache_size
+        self.interceptors = list(interceptors)
+        self.on_load = on_load
+        self.strict = strict_mode() if strict is None else strict
+        self.metrics = ExtensionMetrics()
+        self._cache: OrderedDict[str, Extension] = OrderedDict()
+        # what was asked for (kind, name, version or None) -> canonical cache key
+        self._aliases: dict[_CacheKey, str] = {}
+        self._objects: dict[tuple[ExtensionType, str], object] = {}
+
+    @classmethod
+    def make_test_instance(
+        cls,
+        extensions: Mapping[tuple[ExtensionType | str, str], object],
+        *,
+        version: str = "0.0.0",
+        interceptors: Sequence[Interceptor] = (),
+    ) -> ExtensionManager:
+        """A manager over in-memory plugin objects, without scanning anything.
+
+        ``extensions`` maps ``(kind, name)`` to a module or object holding
+        hook implementations.  Loading still checks their hooks.
+        """
+        found = [
+            DiscoveredExtension(
+                kind=kind, name=name, version=version, source="memory", target=name,
+                requires_core="",
+            )
+            for (kind, name) in extensions
+        ]
+        manager = cls(discovery=Discovery.from_list(found), interceptors=interceptors)
+        manager._objects = {(ExtensionType(k), n): obj for (k, n), obj in extensions.items()}
+        return manager
+
+    # -- the seed's API -----------------------------------------------------
+
+    def load_extension(
+        self, kind: ExtensionType | str, name: str, version: str | None = None
+    ) -> Extension:
+        """The loaded extension ``kind``/``name`` at ``version`` (None: the highest).
+
+        Served from the cache when it was loaded before; otherwise resolved,
+        checked, imported and cached.  Raises :class:`ExtensionNotFound`,
+        :class:`IncompatibleExtension`, :class:`MissingDependency` or
+        :class:`ExtensionLoadError`.
+        """
+        key = self._aliases.get((kind, name, version))
+        if key is not None:
+            ext = self._cache.get(key)
+            if ext is not None:
+                self._cache.move_to_end(key)
+                metrics = self.metrics
+                metrics.total_extension_loads += 1
+                metrics.cache_hits += 1
+                return ext
+        return self._load(kind, name, version)
+
+    def list_loaded_extensions(self) -> list[Extension]:
+        """The extensions in the cache, least recently used first."""
+        return list(self._cache.values())
+
+    def is_extension_loaded(self, kind: ExtensionType | str, name: str) -> bool:
+        """Whether any version of ``kind``/``name`` is in the cache."""
+        prefix = f"{kind}:{name}:"
+        return any(key.startswith(prefix) for key in self._cache)
+
+    def reload_extension(self, kind: ExtensionType | str, name: str) -> Extension:
+        """Forget ``kind``/``name``, rescan, re-import its code and load it again."""
+        kind = normalize_kind(kind)
+        prefix = f"{kind}:{name}:"
+        for key in [k for k in self._cache if k.startswith(prefix)]:
+            ext = self._cache.pop(key)
+            _forget_modules(ext)
+        self._aliases = {a: k for a, k in self._aliases.items() if not k.startswith(prefix)}
+        self.discovery.refresh()
+        return self.load_extension(kind, name)
+
+    def clear_cache(self) -> None:
+        """Empty the cache; the next load of each extension is a cold one."""
+        self._cache.clear()
+        self._aliases.clear()
+
+    # -- loading --------------------------------------------------------------
+
+    def _load(self, kind: ExtensionType | str, name: str, version: str | None) -> Extension:
+        started = time.perf_counter()
+        kind = normalize_kind(kind)
+        try:
+            found = self.discovery.resolve(kind, name, version)
+            key = f"{kind.value}:{name}:{found.version}"
+            ext = self._cache.get(key)
+            if ext is None:
+                ext = self._build(found)
+                self._cache[key] = ext
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+                elapsed = time.perf_counter() - started
+                self.metrics.cold_loads += 1
+                self.metrics.load_seconds += elapsed
+                self._notify(LoadEvent(kind, name, found.version, elapsed))
+            else:
+                self._cache.move_to_end(key)
+                self.metrics.cache_hits += 1
+        except ProvisioningError as exc:
+            self.metrics.failed_loads += 1
+            self._notify(LoadEvent(kind, name, version, time.perf_counter() - started, exc))
+            raise
+        if len(self._aliases) > 4 * self.cache_size:
+            self._aliases.clear()  # stale aliases only cost a slow path
+        self._aliases[(kind, name, version)] = key
+        self.metrics.total_extension_loads += 1
+        return ext
+
+    def _notify(self, event: LoadEvent) -> None:
+        if self.on_load is not None:
+            self.on_load(event)
+
+    def _build(self, found: DiscoveredExtension) -> Extension:
+        ident = {
+            "kind": found.kind.value,
+            "name": found.name,
+            "distribution": found.distribution,
+            "version": found.version,
+        }
+        if found.status == "disabled":
+            raise ExtensionNotFound(
+                f"is disabled ({found.reason})",
+                **ident,
+                hint="change PROV_LOAD_PLUGINS / PROV_DISABLE_PLUGINS to enable it",
+            )
+        if found.status == "incompatible":
+            fix = (
+                f"install a release of {found.distribution} that supports this core "
+                f"(pip install -U {found.distribution})"
+                if found.distribution
+                else "update the directory's requires-core, or the extension"
+            )
+            raise IncompatibleExtension(found.reason, **ident, hint=fix)
+        if found.status == "invalid":
+            raise ExtensionLoadError(
+                found.reason, **ident, hint="the plugin's metadata is broken; report it to its author"
+            )
+        if self.strict and found.warnings:
+            raise ExtensionLoadError(
+                "strict mode (PROV_STRICT) refuses its warnings: " + "; ".join(found.warnings),
+                **ident,
+                hint="fix the warnings, or unset PROV_STRICT",
+            )
+        missing = missing_dependencies(found.dependencies, self.available_dependencies(found.kind))
+        if missing:
+            raise MissingDependency(
+                "needs extensions that are not available: " + "; ".join(missing),
+                **ident,
+                missing=missing,
+                hint="install or upgrade the listed extensions",
+            )
+        plugin, module = self.import_plugin(found)
+        report = inspect_hooks(found.kind, plugin)
+        problems = report.errors + (report.warnings if self.strict else [])
+        if problems:
+            raise ExtensionLoadError(
+                "does not fit the hook contract:\n" + "\n".join(f"  - {p}" for p in problems),
+                **ident,
+                hint="fix the hooks (see docs/hooks.md), or report this to the plugin's author",
+            )
+        try:
+            pm = build_plugin_manager(found.kind, plugin, f"{found.kind.value}:{found.name}")
+        except pluggy.PluginValidationError as exc:
+            raise ExtensionLoadError(
+                f"does not fit the hook contract: {exc}", **ident, hint="see docs/hooks.md"
+            ) from None
+        path = Path(module.__file__).parent if getattr(module, "__file__", None) else None
+        return Extension(found, plugin, pm, report.implemented, path, self.interceptors)
+
+    def available_dependencies(self, kind: ExtensionType) -> dict[str, list[str]]:
+        """Name -> versions of what extensions of ``kind`` may depend on.
+
+        Clusters are made of taskservs; every other kind depends on its own kind.
+        """
+        return self.discovery.available(
+            ExtensionType.TASKSERV if kind is ExtensionType.CLUSTER else kind
+        )
+
+    def import_plugin(self, found: DiscoveredExtension) -> tuple[object, ModuleType]:
+        """Import ``found`` (or return the object given to :meth:`make_test_instance`)."""
+        preset = self._objects.get((found.kind, found.name))
+        if preset is not None:
+            return preset, sys.modules.get(getattr(preset, "__module__", ""), ModuleType(found.name))
+        return import_plugin(found)
+
+
+def import_plugin(found: DiscoveredExtension) -> tuple[object, ModuleType]:
+    """Import the extension ``found`` and return its hook holder and module.
+
+    An entry point naming a class gives an instance of it.  Any failure,
+    including ``SystemExit``, becomes an :class:`ExtensionLoadError`.
+    """
+    module_name, _, attr = found.target.partition(":")
+    try:
+        if found.source == "directory":
+            module = _import_from_directory(found, module_name)
+        else:
+            module = importlib.import_module(module_name)
+        plugin: Any = module
+        for part in attr.split(".") if attr else ():
+            plugin = getattr(plugin, part)
+        if isinstance(plugin, type):
+            plugin = plugin()
+    except (Exception, SystemExit) as exc:
+        fix = (
+            f"reinstall it (pip install --force-reinstall {found.distribution})"
+            if found.distribution
+            else f"fix the code in {found.root}"
+        )
+        raise ExtensionLoadError(
+            f"cannot be imported from {found.target!r}: {type(exc).__name__}: {exc}",
+            kind=found.kind.value,
+            name=found.name,
+            distribution=found.distribution,
+            version=found.version,
+            hint=f"{fix}, or report it to its author; --debug shows the traceback",
+        ) from exc
+    return plugin, module
+
+
+def _directory_module_name(found: DiscoveredExtension) -> str:
+    # a private top-level name per directory extension, so two versions of one
+    # extension (installed and registered) never share sys.modules entries
+    slug = re.sub(r"\W", "_", f"{found.kind.value}_{found.name}_{found.version}")
+    return f"_provisioning_dir_{slug}"
+
+
+def _import_from_directory(found: DiscoveredExtension, module_name: str) -> ModuleType:
+    root = Path(found.root or ".")
+    top, _, rest = module_name.partition(".")
+    private = _directory_module_name(found)
+    if private not in sys.modules:
+        package = root / top / "__init__.py"
+        single = root / f"{top}.py"
+        if package.is_file():
+            spec = importlib.util.spec_from_file_location(
+                private, package, submodule_search_locations=[str(package.parent)]
+            )
+        elif single.is_file():
+            spec = importlib.util.spec_from_file_location(private, single)
+        else:
+            raise ModuleNotFoundError(f"neither {single} nor {package} exists")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[private] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[private]
+            raise
+    return importlib.import_module(f"{private}.{rest}" if rest else private)
+
+
+def _forget_modules(ext: Extension) -> None:
+    """Drop an extension's modules from sys.modules so the next import reads them afresh."""
+    d = ext.discovered
+    if d.source == "memory":
+        return
+    top = _directory_module_name(d) if d.source == "directory" else d.target.split(":")[0].split(".")[0]
+    for mod in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+        del sys.modules[mod]
+    importlib.invalidate_caches()
+

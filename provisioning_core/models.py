@@ -1,0 +1,538 @@
+"""The records the plugin interfaces exchange (**contract**).
+
+Every class is an attrs class.  A plugin may return an instance or a plain
+dict with the same keys; the core structures dicts with
+:func:`provisioning_core.structure` and rejects malformed ones, naming the
+plugin and each problem as "message @ $.path".
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import datetime
+from typing import Any
+
+import attrs
+from attrs import Factory, field, frozen
+
+from provisioning_core.secret import Secret
+
+__all__ = [
+    "ClusterConfig",
+    "ClusterInfo",
+    "ClusterStatus",
+    "Component",
+    "ComponentStatus",
+    "ConnectionResult",
+    "DiscoveredExtension",
+    "ExtensionMetadata",
+    "ExtensionType",
+    "FirewallRule",
+    "HealthCheck",
+    "OperationResult",
+    "Plan",
+    "Price",
+    "ProviderApi",
+    "ProviderAuth",
+    "ProviderDefaults",
+    "ProviderFeatures",
+    "ProviderInfo",
+    "ProviderSettings",
+    "Server",
+    "ServerConfig",
+    "ServerStatus",
+    "ServiceSpec",
+    "SshAccess",
+    "TaskservInfo",
+    "TaskservInstall",
+    "TaskservSource",
+    "TaskservStatus",
+    "TaskservVersion",
+    "UpdateInfo",
+    "ValidationReport",
+    "Zone",
+]
+
+
+class _StrEnum(str, enum.Enum):
+    """A str enum that hashes, prints and formats as its value.
+
+    Enum's default ``__hash__`` hashes the member *name*, so ``"provider"`` and
+    ``ExtensionType.PROVIDER`` would compare equal yet miss each other as dict
+    keys; hashing the value keeps them interchangeable.
+    """
+
+    def __hash__(self) -> int:
+        return str.__hash__(self.value)
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class ExtensionType(_StrEnum):
+    """The three kinds of extension."""
+
+    PROVIDER = "provider"
+    TASKSERV = "taskserv"
+    CLUSTER = "cluster"
+
+    @property
+    def group(self) -> str:
+        """The entry-point group plugins of this kind register under."""
+        return f"provisioning.{self.value}s"
+
+
+class ServerStatus(_StrEnum):
+    """Where a server is in its life."""
+
+    CREATING = "creating"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    STARTING = "starting"
+    REBOOTING = "rebooting"
+    DELETING = "deleting"
+    ERROR = "error"
+
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+def _check_hostname(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if not _HOSTNAME.match(value):
+        raise ValueError(
+            f"invalid hostname {value!r}: use letters, digits and '-', "
+            "labels of 1-63 characters separated by '.'"
+        )
+
+
+def _one_of(*allowed: str) -> Any:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and value not in allowed:
+            raise ValueError(
+                f"invalid {attribute.name} {value!r}: expected one of {', '.join(allowed)}"
+            )
+
+    return check
+
+
+def _port(_: Any, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is not None and not 1 <= value <= 65535:
+        raise ValueError(f"invalid {attribute.name} {value}: expected 1-65535")
+
+
+# --- providers --------------------------------------------------------------
+
+
+@frozen
+class FirewallRule:
+    """One firewall rule; ``port`` None means every port of the protocol."""
+
+    direction: str = field(validator=_one_of("in", "out"))
+    protocol: str = field(validator=_one_of("tcp", "udp", "icmp", "any"))
+    action: str = field(validator=_one_of("accept", "drop", "reject"))
+    port: int | None = field(default=None, validator=_port)
+    source: str | None = None
+    destination: str | None = None
+
+
+@frozen
+class ServerConfig:
+    """What to create: passed to ``create_server``."""
+
+    hostname: str = field(validator=_check_hostname)
+    plan: str
+    zone: str
+    os: str = "ubuntu-22.04"
+    ssh_keys: list[str] = Factory(list)
+    tags: dict[str, str] = Factory(dict)
+    firewall_rules: list[FirewallRule] = Factory(list)
+    storage: dict[str, Any] | None = None
+    network: dict[str, Any] | None = None
+
+
+@frozen
+class Server:
+    """A server as its provider sees it."""
+
+    id: str
+    hostname: str
+    status: ServerStatus = field(converter=ServerStatus)
+    plan: str | None = None
+    zone: str | None = None
+    ip_addresses: list[str] = Factory(list)
+    tags: dict[str, str] = Factory(dict)
+
+
+@frozen
+class Plan:
+    """A server size a provider offers."""
+
+    name: str
+    cores: int | None = None
+    memory_mb: int | None = None
+    storage_gb: int | None = None
+
+
+@frozen
+class Zone:
+    """A place a provider can put servers."""
+
+    name: str
+    description: str = ""
+
+
+@frozen
+class Price:
+    """What a plan costs per hour (``hourly`` is keyword-only and required)."""
+
+    plan: str
+    zone: str | None = None
+    hourly: float = field(kw_only=True)
+    currency: str = "EUR"
+
+
+@frozen
+class SshAccess:
+    """How to reach a server over SSH."""
+
+    host: str
+    port: int = field(default=22, validator=_port)
+    user: str = "root"
+    key_path: str | None = None
+
+
+@frozen
+class ProviderAuth:
+    """Credentials; every secret field is a :class:`Secret`."""
+
+    token: Secret | None = None
+    username: str | None = None
+    password: Secret | None = None
+    api_key: Secret | None = None
+    api_secret: Secret | None = None
+
+
+@frozen
+class ProviderApi:
+    """Where and how to talk to the provider's API."""
+
+    base_url: str | None = None
+    version: str | None = None
+    timeout: float = 30.0
+    retries: int = 3
+    verify_tls: bool = True
+
+
+@frozen
+class ProviderDefaults:
+    """Values used when a command does not give them."""
+
+    zone: str | None = None
+    plan: str | None = None
+    os: str | None = None
+    ssh_user: str | None = None
+    ssh_keys: list[str] = Factory(list)
+
+
+@frozen
+class ProviderFeatures:
+    """Provider features the user allows the tool to use."""
+
+    firewall: bool = True
+    private_network: bool = False
+    load_balancer: bool = False
+    backups: bool = False
+    ipv6: bool = False
+
+
+@frozen
+class ProviderSettings:
+    """A provider's configuration (``[providers.<name>]``), passed as ``settings``.
+
+    ``options`` holds provider-specific keys the common sections do not cover.
+    """
+
+    name: str
+    auth: ProviderAuth = Factory(ProviderAuth)
+    api: ProviderApi = Factory(ProviderApi)
+    defaults: ProviderDefaults = Factory(ProviderDefaults)
+    features: ProviderFeatures = Factory(ProviderFeatures)
+    options: dict[str, Any] = Factory(dict)
+
+
+@frozen
+class ProviderInfo:
+    """What ``provider_info`` returns."""
+
+    name: str
+    version: str
+    description: str = ""
+    homepage: str | None = None
+    regions: list[str] = Factory(list)
+
+
+@frozen
+class ValidationReport:
+    """Result of a validation: ``valid`` is False when ``errors`` is not empty.
+
+    ``checks`` maps each check performed to "passed", "failed" or "skipped".
+    """
+
+    valid: bool
+    errors: list[str] = Factory(list)
+    warnings: list[str] = Factory(list)
+    checks: dict[str, str] = Factory(dict)
+
+
+@frozen
+class ConnectionResult:
+    """What ``test_connection`` returns."""
+
+    ok: bool
+    message: str = ""
+    latency_ms: float | None = None
+    details: dict[str, str] = Factory(dict)
+
+
+# --- taskservs --------------------------------------------------------------
+
+
+@frozen
+class TaskservSource:
+    """Where a taskserv's artifacts come from (``type``: github, url, bundled)."""
+
+    type: str = field(validator=_one_of("github", "url", "bundled"))
+    url: str | None = None
+    repository: str | None = None
+
+
+@frozen
+class TaskservInstall:
+    """How a taskserv is installed on a server."""
+
+    method: str = field(validator=_one_of("binary", "archive", "package", "script", "bundled"))
+    path: str = "/usr/local/bin"
+    config_dir: str | None = None
+    data_dir: str | None = None
+    user: str | None = None
+
+
+@frozen
+class ServiceSpec:
+    """The service a taskserv runs."""
+
+    name: str
+    ports: list[int] = Factory(list)
+    user: str | None = None
+    restart: str = field(default="on-failure", validator=_one_of("always", "on-failure", "no"))
+
+
+@frozen
+class HealthCheck:
+    """How to tell a taskserv is healthy (``type``: http, tcp, command)."""
+
+    type: str = field(validator=_one_of("http", "tcp", "command"))
+    endpoint: str | None = None
+    port: int | None = field(default=None, validator=_port)
+    command: str | None = None
+    interval: float = 5.0
+    timeout: float = 3.0
+    retries: int = 3
+
+
+@frozen
+class TaskservInfo:
+    """What ``taskserv_info`` returns; ``dependencies`` are requirement strings."""
+
+    name: str
+    version: str
+    description: str = ""
+    source: TaskservSource | None = None
+    install: TaskservInstall | None = None
+    dependencies: list[str] = Factory(list)
+    service: ServiceSpec | None = None
+    health_check: HealthCheck | None = None
+
+
+@frozen
+class TaskservVersion:
+    """One version a taskserv can install."""
+
+    version: str
+    url: str | None = None
+    sha256: str | None = None
+    released_at: datetime | None = None
+    prerelease: bool = False
+
+
+@frozen
+class TaskservStatus:
+    """What ``status`` returns for a taskserv on one server."""
+
+    name: str
+    installed: bool
+    running: bool = False
+    healthy: bool | None = None
+    version: str | None = None
+    uptime_seconds: float | None = None
+    memory_mb: float | None = None
+    message: str = ""
+
+
+@frozen
+class UpdateInfo:
+    """What ``check_updates`` returns."""
+
+    current: str | None
+    latest: str | None
+    update_available: bool
+    message: str = ""
+
+
+@frozen
+class OperationResult:
+    """What a mutating taskserv or cluster hook returns.
+
+    ``changed`` says whether anything changed (in check mode: would change);
+    ``actions`` lists each step done or, in check mode, planned.
+    """
+
+    changed: bool
+    message: str = ""
+    actions: list[str] = Factory(list)
+
+
+# --- clusters ---------------------------------------------------------------
+
+
+@frozen
+class Component:
+    """One part of a cluster; ``depends_on`` names other components."""
+
+    name: str
+    kind: ExtensionType = field(default=ExtensionType.TASKSERV, converter=ExtensionType)
+    version: str | None = None
+    depends_on: list[str] = Factory(list)
+    replicas: int = 1
+    settings: dict[str, Any] = Factory(dict)
+
+
+@frozen
+class ClusterConfig:
+    """What to deploy: passed to every cluster hook as ``config``."""
+
+    name: str
+    provider: str | None = None
+    servers: list[str] = Factory(list)
+    version: str | None = None
+    components: list[Component] = Factory(list)
+    settings: dict[str, Any] = Factory(dict)
+
+
+@frozen
+class ClusterInfo:
+    """What ``cluster_info`` returns."""
+
+    name: str
+    version: str
+    description: str = ""
+    components: list[Component] = Factory(list)
+
+
+@frozen
+class ComponentStatus:
+    """The state of one component of a deployed cluster."""
+
+    name: str
+    status: str
+    healthy: bool | None = None
+    version: str | None = None
+    message: str = ""
+
+
+@frozen
+class ClusterStatus:
+    """What a cluster's ``status`` returns."""
+
+    name: str
+    status: str
+    components: list[ComponentStatus] = Factory(list)
+
+
+# --- extensions -------------------------------------------------------------
+
+
+@frozen
+class ExtensionMetadata:
+    """What is known about an extension without importing it.
+
+    ``dependencies`` are requirement strings naming other extensions
+    (``containerd>=1.6``); ``author`` and ``repository`` come from the
+    distribution's metadata or the directory's manifest.
+    """
+
+    name: str
+    version: str
+    extension_type: ExtensionType = field(converter=ExtensionType)
+    description: str = ""
+    dependencies: list[str] = Factory(list)
+    author: str | None = None
+    repository: str | None = None
+
+
+@frozen
+class DiscoveredExtension:
+    """An extension found by discovery, described from metadata alone.
+
+    ``source`` is "entry-point" (an installed distribution) or "directory"
+    (registered with :func:`register_extension`).  ``target`` is what to
+    import, ``module:attribute`` or ``module``; for a directory, ``root`` is
+    the directory the module is found in.  ``requires_core`` is the specifier
+    the extension puts on provisioning-core (None: it declares none).
+    ``status`` is "ok", "incompatible", "disabled", "shadowed" or "invalid";
+    ``reason`` says why when it is not "ok".  ``warnings`` are problems that do
+    not stop loading (unless strict mode is on).
+    """
+
+    kind: ExtensionType = field(converter=ExtensionType)
+    name: str
+    version: str
+    source: str
+    target: str
+    distribution: str | None = None
+    root: str | None = None
+    description: str = ""
+    author: str | None = None
+    repository: str | None = None
+    requires_core: str | None = None
+    dependencies: list[str] = Factory(list)
+    status: str = "ok"
+    reason: str = ""
+    warnings: list[str] = Factory(list)
+
+    @property
+    def metadata(self) -> ExtensionMetadata:
+        """The :class:`ExtensionMetadata` of this extension."""
+        return ExtensionMetadata(
+            name=self.name,
+            version=self.version,
+            extension_type=self.kind,
+            description=self.description,
+            dependencies=list(self.dependencies),
+            author=self.author,
+            repository=self.repository,
+        )
+
+    @property
+    def origin(self) -> str:
+        """Where it comes from, for messages: a distribution or a directory."""
+        if self.distribution:
+            return f"{self.distribution} {self.version}"
+        if self.root:
+            return f"{self.root} ({self.version})"
+        return f"{self.source} ({self.version})"

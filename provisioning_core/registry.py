@@ -1,0 +1,259 @@
+"""Extensions registered from a directory, and reading their manifests.
+
+A directory is registered with :func:`register_extension` and remembered in
+``$PROV_HOME/extensions/registered.json`` until :func:`unregister_extension`.
+Its extension is described by an ``extension.toml``::
+
+    [extension]
+    name = "my-service"
+    kind = "taskserv"            # optional; must match the kind registered
+    version = "0.1.0"
+    module = "my_service"        # my_service.py or my_service/ in the directory
+    requires-core = ">=0.1,<0.2"
+    dependencies = ["containerd>=1.6"]
+    description = "..."
+    author = "..."
+    repository = "https://..."
+
+or, for a plugin project that is not installed, by its ``pyproject.toml``
+(``[project]`` metadata and the ``provisioning.<kind>s`` entry points).
+Reading a manifest never imports the extension.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from provisioning_core.compat import core_requirement, split_requirements
+from provisioning_core.convert import structure, unstructure
+from provisioning_core.errors import ConfigError, ExtensionNotFound
+from provisioning_core.models import DiscoveredExtension, ExtensionMetadata, ExtensionType
+from provisioning_core.paths import extensions_dir
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "RegisteredExtension",
+    "list_registered_extensions",
+    "read_directory",
+    "register_extension",
+    "unregister_extension",
+]
+
+MANIFEST = "extension.toml"
+DEPENDENCIES_GROUP = "provisioning.dependencies"
+
+
+@frozen
+class RegisteredExtension:
+    """A directory registration: which kind, where, and since when."""
+
+    kind: ExtensionType
+    path: str
+    registered_at: datetime
+
+
+def _registry_file() -> Path:
+    return extensions_dir() / "registered.json"
+
+
+def _load_registry() -> list[RegisteredExtension]:
+    path = _registry_file()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot read the extension registry {path}: {exc}",
+            hint="fix or delete the file, then register the directories again",
+        ) from None
+    return structure(data, list[RegisteredExtension], what=str(path))
+
+
+def _save_registry(entries: list[RegisteredExtension]) -> None:
+    path = _registry_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # write then rename, so a crash never leaves half a registry
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".registered-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(unstructure(entries), fh, indent=2)
+    os.replace(tmp, path)
+
+
+def register_extension(path: str | os.PathLike[str], kind: ExtensionType | str) -> list[ExtensionMetadata]:
+    """Remember the extension(s) of ``kind`` in directory ``path``; return their metadata.
+
+    The directory is read (never imported) first, so a bad manifest is
+    refused at once.  Registering the same directory again refreshes it.
+    """
+    kind = _kind(kind)
+    root = Path(path).expanduser().resolve()
+    found = read_directory(root, kind)
+    entries = [e for e in _load_registry() if not (e.kind == kind and e.path == str(root))]
+    entries.append(RegisteredExtension(kind, str(root), datetime.now(timezone.utc)))
+    _save_registry(entries)
+    return [d.metadata for d in found]
+
+
+def unregister_extension(name: str, kind: ExtensionType | str) -> None:
+    """Forget the registered directory that provides extension ``name`` of ``kind``."""
+    kind = _kind(kind)
+    entries = _load_registry()
+    keep = []
+    removed = False
+    for entry in entries:
+        if entry.kind == kind and (
+            entry.path == name or any(d.name == name for d in _safe_read(entry))
+        ):
+            removed = True
+            continue
+        keep.append(entry)
+    if not removed:
+        raise ExtensionNotFound(
+            "no registered directory provides it",
+            kind=kind,
+            name=name,
+            hint="list registrations with `prov plugin list --source directory`",
+        )
+    _save_registry(keep)
+
+
+def list_registered_extensions(kind: ExtensionType | str | None = None) -> list[RegisteredExtension]:
+    """Every registered directory, of ``kind`` if given."""
+    wanted = None if kind is None else _kind(kind)
+    return [e for e in _load_registry() if wanted is None or e.kind == wanted]
+
+
+def registered_extensions() -> tuple[list[DiscoveredExtension], list[str]]:
+    """What every registered directory provides, and one problem per unreadable one."""
+    found: list[DiscoveredExtension] = []
+    problems: list[str] = []
+    for entry in _load_registry():
+        try:
+            found.extend(read_directory(Path(entry.path), entry.kind))
+        except ConfigError as exc:
+            problems.append(exc.message)
+    return found, problems
+
+
+def _safe_read(entry: RegisteredExtension) -> list[DiscoveredExtension]:
+    try:
+        return read_directory(Path(entry.path), entry.kind)
+    except ConfigError:
+        return []
+
+
+def read_directory(root: Path, kind: ExtensionType) -> list[DiscoveredExtension]:
+    """Describe the extensions of ``kind`` in directory ``root`` without importing them."""
+    if not root.is_dir():
+        raise ConfigError(
+            f"extension directory {root} does not exist",
+            hint="register an existing directory, or unregister this one",
+        )
+    manifest = root / MANIFEST
+    if manifest.is_file():
+        return [_from_manifest(root, manifest, kind)]
+    project = root / "pyproject.toml"
+    if project.is_file():
+        return _from_pyproject(root, project, kind)
+    raise ConfigError(
+        f"{root} holds neither {MANIFEST} nor pyproject.toml",
+        hint=f"add an {MANIFEST} naming the extension (see docs/authoring.md)",
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", hint="fix the TOML syntax") from None
+
+
+def _from_manifest(root: Path, manifest: Path, kind: ExtensionType) -> DiscoveredExtension:
+    table = _read_toml(manifest).get("extension")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{manifest} has no [extension] table", hint="add one; see docs/authoring.md")
+    problems = []
+    for key in ("name", "version", "module"):
+        if not isinstance(table.get(key), str) or not table[key]:
+            problems.append(f"missing or empty string @ $.extension.{key}")
+    declared = table.get("kind")
+    if declared is not None and declared != kind.value:
+        problems.append(f"declares kind {declared!r}, registered as {kind.value!r} @ $.extension.kind")
+    deps = table.get("dependencies", [])
+    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+        problems.append("expected a list of requirement strings @ $.extension.dependencies")
+    if problems:
+        raise ConfigError(f"{manifest} is not a valid extension manifest", problems=problems)
+    return DiscoveredExtension(
+        kind=kind,
+        name=table["name"],
+        version=table["version"],
+        source="directory",
+        target=table["module"],
+        root=str(root),
+        description=str(table.get("description", "")),
+        author=table.get("author"),
+        repository=table.get("repository"),
+        requires_core=table.get("requires-core"),
+        dependencies=list(deps),
+    )
+
+
+def _from_pyproject(root: Path, pyproject: Path, kind: ExtensionType) -> list[DiscoveredExtension]:
+    project = _read_toml(pyproject).get("project", {})
+    entry_points: Mapping[str, Mapping[str, str]] = project.get("entry-points", {})
+    group = entry_points.get(kind.group, {})
+    if not group:
+        raise ConfigError(
+            f"{pyproject} declares no [project.entry-points.\"{kind.group}\"]",
+            hint=f"add the entry point naming your {kind.value} module",
+        )
+    version = project.get("version")
+    if not isinstance(version, str):
+        raise ConfigError(
+            f"{pyproject} has no static [project] version",
+            hint="set version in pyproject.toml, or install the plugin instead",
+        )
+    code_root = root / "src" if (root / "src").is_dir() else root
+    deps = entry_points.get(DEPENDENCIES_GROUP, {})
+    authors = project.get("authors") or [{}]
+    urls = project.get("urls", {})
+    return [
+        DiscoveredExtension(
+            kind=kind,
+            name=name,
+            version=version,
+            source="directory",
+            target=value,
+            root=str(code_root),
+            description=str(project.get("description", "")),
+            author=authors[0].get("name") or authors[0].get("email"),
+            repository=urls.get("Repository") or urls.get("Source") or urls.get("Homepage"),
+            requires_core=core_requirement(project.get("dependencies", [])),
+            dependencies=split_requirements(deps.get(name, "")),
+        )
+        for name, value in group.items()
+    ]
+
+
+def _kind(kind: ExtensionType | str) -> ExtensionType:
+    try:
+        return ExtensionType(kind)
+    except ValueError:
+        allowed = ", ".join(k.value for k in ExtensionType)
+        raise ConfigError(f"unknown extension kind {kind!r}", hint=f"use one of: {allowed}") from None

@@ -1,0 +1,193 @@
+"""``validate_extension``: the seed's five checks, reported rather than raised.
+
+structure
+    the extension can be found: its manifest or metadata reads, its entry
+    point is well formed and its module exists.
+schema
+    its metadata is well formed (name, PEP 440 version, requirement strings)
+    and its ``*_info`` hook, if any, returns a valid record.
+interface
+    required hooks are present, no hook is unknown (``create_sever``), every
+    hook takes only arguments its spec declares.
+dependency
+    every extension it depends on is available at a matching version.
+version
+    it declares which provisioning-core versions it supports, and this core
+    is one of them.
+
+Validation imports the extension (to check its hooks); discovery never does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from provisioning_core.compat import (
+    check_core_compatibility,
+    invalid_requirements,
+    missing_dependencies,
+)
+from provisioning_core.convert import structure
+from provisioning_core.discovery import Discovery, strict_mode
+from provisioning_core.errors import ConfigError, ProvisioningError
+from provisioning_core.extensions import ExtensionManager
+from provisioning_core.hookspecs import HOOKS
+from provisioning_core.interface import build_plugin_manager, inspect_hooks
+from provisioning_core.models import DiscoveredExtension, ExtensionType, ValidationReport
+from provisioning_core.registry import _kind, read_directory
+
+__all__ = ["validate_extension"]
+
+CHECKS = ("structure", "schema", "interface", "dependency", "version")
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$")
+_INFO_HOOK = {
+    ExtensionType.PROVIDER: "provider_info",
+    ExtensionType.TASKSERV: "taskserv_info",
+    ExtensionType.CLUSTER: "cluster_info",
+}
+
+
+class _Report:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self.checks = dict.fromkeys(CHECKS, "skipped")
+
+    def record(self, check: str, errors: list[str], warnings: list[str] = ()) -> bool:  # type: ignore[assignment]
+        self.errors += [f"{check}: {e}" for e in errors]
+        self.warnings += [f"{check}: {w}" for w in warnings]
+        self.checks[check] = "failed" if errors else "passed"
+        return not errors
+
+    def finish(self, strict: bool) -> ValidationReport:
+        if strict and self.warnings:
+            self.errors += [f"{w} (strict mode)" for w in self.warnings]
+            self.warnings = []
+        return ValidationReport(
+            valid=not self.errors, errors=self.errors, warnings=self.warnings, checks=self.checks
+        )
+
+
+def validate_extension(
+    target: str | os.PathLike[str],
+    kind: ExtensionType | str,
+    *,
+    manager: ExtensionManager | None = None,
+    strict: bool | None = None,
+) -> ValidationReport:
+    """Validate the extension ``target`` of ``kind``: a name, or a directory.
+
+    A name is looked up like ``load_extension`` does; a directory (holding an
+    ``extension.toml`` or a plugin's ``pyproject.toml``) is read directly and
+    need not be installed or registered.  Returns a :class:`ValidationReport`;
+    each error and warning starts with the check that found it, and
+    ``checks`` says which passed, failed or were skipped.  ``strict``
+    (default: ``PROV_STRICT``) counts warnings as errors.
+    """
+    kind = _kind(kind)
+    strict = strict_mode() if strict is None else strict
+    manager = manager or ExtensionManager(strict=False)
+    report = _Report()
+    found = _find(target, kind, manager.discovery, report)
+    if found is None:
+        return report.finish(strict)
+    _check_schema(found, report)
+    _check_version(found, report)
+    missing = missing_dependencies(found.dependencies, manager.available_dependencies(kind))
+    report.record("dependency", [f"needs {m}" for m in missing])
+    if report.checks["structure"] == "passed":
+        _check_interface(found, manager, report)
+    return report.finish(strict)
+
+
+def _find(
+    target: str | os.PathLike[str], kind: ExtensionType, discovery: Discovery, report: _Report
+) -> DiscoveredExtension | None:
+    text = os.fspath(target)
+    if os.sep in text or text.startswith(".") or Path(text).is_dir():
+        try:
+            found = read_directory(Path(text).expanduser().resolve(), kind)[0]
+        except ConfigError as exc:
+            report.record("structure", [exc.message, *exc.problems])
+            return None
+    else:
+        try:
+            found = discovery.resolve(kind, text)
+        except ProvisioningError as exc:
+            report.record("structure", [str(exc)])
+            return None
+        if found.status == "disabled":
+            report.warnings.append(f"structure: it is disabled ({found.reason})")
+    report.record("structure", _structure_problems(found))
+    return found
+
+
+def _structure_problems(found: DiscoveredExtension) -> list[str]:
+    module, _, _ = found.target.partition(":")
+    if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$", found.target):
+        return [f"entry point {found.target!r} is not 'module' or 'module:attribute'"]
+    top = module.split(".")[0]
+    if found.source == "directory":
+        root = Path(found.root or ".")
+        if not ((root / f"{top}.py").is_file() or (root / top / "__init__.py").is_file()):
+            return [f"module {top!r} not found in {root} (expected {top}.py or {top}/__init__.py)"]
+        return []
+    if importlib.util.find_spec(top) is None:  # a top-level lookup imports nothing
+        return [f"module {top!r} is not importable; reinstall {found.distribution}"]
+    return []
+
+
+def _check_schema(found: DiscoveredExtension, report: _Report) -> None:
+    errors = []
+    warnings = []
+    if not _NAME.match(found.name):
+        errors.append(
+            f"name {found.name!r} must be lowercase letters, digits, '-' or '_' "
+            "(it is typed on the command line)"
+        )
+    try:
+        Version(found.version)
+    except InvalidVersion:
+        errors.append(f"version {found.version!r} is not a PEP 440 version")
+    errors += invalid_requirements(found.dependencies)
+    if not found.description:
+        warnings.append("has no description; users see it in `prov plugin list`")
+    report.record("schema", errors, warnings)
+
+
+def _check_version(found: DiscoveredExtension, report: _Report) -> None:
+    warnings = []
+    if found.requires_core is None:
+        warnings.append("declares no provisioning-core requirement (Requires-Dist); declare one")
+    problem = check_core_compatibility(found.requires_core)
+    report.record("version", [problem] if problem else [], warnings)
+
+
+def _check_interface(
+    found: DiscoveredExtension, manager: ExtensionManager, report: _Report
+) -> None:
+    try:
+        plugin, _ = manager.import_plugin(found)
+    except ProvisioningError as exc:
+        report.record("interface", [exc.message])
+        return
+    hooks = inspect_hooks(found.kind, plugin)
+    if not report.record("interface", hooks.errors, hooks.warnings):
+        return
+    info_hook = _INFO_HOOK[found.kind]
+    if info_hook not in hooks.implemented:
+        return
+    # the info hook is data about the extension: check its shape as part of "schema"
+    pm = build_plugin_manager(found.kind, plugin, f"{found.kind.value}:{found.name}")
+    try:
+        info = getattr(pm.hook, info_hook)()
+        structure(info, HOOKS[found.kind][info_hook].result, what=f"the result of {info_hook}")
+    except ProvisioningError as exc:
+        report.record("schema", [str(exc)])
+    except Exception as exc:
+        report.record("schema", [f"{info_hook} raised {type(exc).__name__}: {exc}"])
