@@ -102,7 +102,9 @@ def type_name(cls: Any) -> str:
     """A type as a reader knows it: ``list[Server]``, not its module path."""
     if isinstance(cls, type) and not getattr(cls, "__args__", None):
         return cls.__name__
-    return re.sub(r"[\w.]+\.", "", str(cls))  # list[provisioning_core.models.Server] -> list[Server]
+    return re.sub(
+        r"[\w.]+\.", "", str(cls)
+    )  # list[provisioning_core.models.Server] -> list[Server]
 
 
 def unstructure(obj: Any) -> Any:

@@ -31,6 +31,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import attrs
 
@@ -104,21 +105,21 @@ def scan_entry_points(path: Sequence[str]) -> list[DiscoveredExtension]:
 
 
 def _repository(meta: md.PackageMetadata) -> str | None:
-    urls = {}
+    urls: dict[str, str] = {}
     for line in meta.get_all("Project-URL") or []:
         label, _, url = line.partition(",")
-        urls[label.strip().lower()] = url.strip()
+        urls[str(label).strip().lower()] = str(url).strip()
     for label in ("repository", "source", "source code", "homepage"):
         if label in urls:
             return urls[label]
-    return meta["Home-page"] or None
+    return str(meta["Home-page"] or "") or None
 
 
 def _path_key(path: Sequence[str]) -> list[object]:
     key: list[object] = [_CACHE_FORMAT, sys.version, __version__]
     for entry in path:
         try:
-            key.append([entry, os.stat(entry or ".").st_mtime_ns])
+            key.append([entry, Path(entry or ".").stat().st_mtime_ns])
         except OSError:
             key.append([entry, None])
     return key
@@ -149,7 +150,7 @@ class _ScanCache:
             fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=".scan-")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump({"key": key, "entries": converter.unstructure(entries)}, fh)
-            os.replace(tmp, self.file)
+            Path(tmp).replace(self.file)
         except OSError:
             pass  # a read-only home only costs the next run a rescan
 
@@ -185,7 +186,7 @@ class Discovery:
             use_cache = os.environ.get("PROV_NO_SCAN_CACHE", "") in ("", "0")
         self._use_cache = use_cache
         self._all: list[DiscoveredExtension] | None = None
-        self._index: dict[tuple[ExtensionType, str], list[DiscoveredExtension]] = {}
+        self._index: dict[tuple[str, str], list[DiscoveredExtension]] = {}
         self._problems: list[str] = []
         self.cache_hit: bool | None = None
         self._fixed: list[DiscoveredExtension] | None = None
@@ -220,7 +221,7 @@ class Discovery:
         """Every extension of ``kind`` called ``name``, best first, whatever its status."""
         if self._all is None:
             self._scan()
-        return self._index.get((kind, name), [])  # type: ignore[return-value]
+        return self._index.get((kind, name), [])
 
     def available(self, kind: ExtensionType | str) -> dict[str, list[str]]:
         """Name -> versions of the usable extensions of ``kind``."""
@@ -298,7 +299,7 @@ class Discovery:
         for ext in found:
             groups.setdefault((ext.kind, ext.name), []).append(_check_one(ext, allow, deny))
         everything: list[DiscoveredExtension] = []
-        index: dict[tuple[ExtensionType, str], list[DiscoveredExtension]] = {}
+        index: dict[tuple[str, str], list[DiscoveredExtension]] = {}
         for key in sorted(groups, key=lambda k: (k[0].value, k[1])):
             group = _best_first(groups[key])
             if len(group) > 1:
@@ -318,12 +319,13 @@ class Discovery:
         settled = [winner]
         seen_versions = {winner.version}
         for ext in group[1:]:
+            settled_ext = ext
             if ext.status == "ok" and ext.version in seen_versions:
-                ext = attrs.evolve(
+                settled_ext = attrs.evolve(
                     ext, status="shadowed", reason=f"same name and version as {winner.origin}"
                 )
             seen_versions.add(ext.version)
-            settled.append(ext)
+            settled.append(settled_ext)
         return settled
 
 

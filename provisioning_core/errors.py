@@ -40,8 +40,10 @@ class ConfigError(ProvisioningError):
         hint: str | None = None,
     ) -> None:
         self.problems = list(problems)
-        full = message if not self.problems else message + "\n" + "\n".join(
-            f"  - {p}" for p in self.problems
+        full = (
+            message
+            if not self.problems
+            else message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
         )
         super().__init__(full, hint=hint)
 

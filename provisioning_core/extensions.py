@@ -24,17 +24,18 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import pluggy
 
 from provisioning_core.compat import missing_dependencies
-from provisioning_core.convert import type_name, structure
+from provisioning_core.convert import structure, type_name
 from provisioning_core.discovery import Discovery, strict_mode
 from provisioning_core.errors import (
     CapabilityNotSupported,
     DataValidationError,
+    ExtensionError,
     ExtensionLoadError,
     ExtensionNotFound,
     IncompatibleExtension,
@@ -156,7 +157,8 @@ class Extension:
         self._label = f"{self.kind} {self.name!r}"
 
     def __repr__(self) -> str:
-        return f"<Extension {self.kind}:{self.name} {self.metadata.version} from {self.discovered.origin}>"
+        origin = self.discovered.origin
+        return f"<Extension {self.kind}:{self.name} {self.metadata.version} from {origin}>"
 
     @property
     def version(self) -> str:
@@ -310,7 +312,11 @@ class ExtensionManager:
         """
         found = [
             DiscoveredExtension(
-                kind=kind, name=name, version=version, source="memory", target=name,
+                kind=kind,
+                name=name,
+                version=version,
+                source="memory",
+                target=name,
                 requires_core="",
             )
             for (kind, name) in extensions
@@ -403,17 +409,12 @@ class ExtensionManager:
             self.on_load(event)
 
     def _build(self, found: DiscoveredExtension) -> Extension:
-        ident = {
-            "kind": found.kind.value,
-            "name": found.name,
-            "distribution": found.distribution,
-            "version": found.version,
-        }
         if found.status == "disabled":
-            raise ExtensionNotFound(
+            raise _fail(
+                ExtensionNotFound,
+                found,
                 f"is disabled ({found.reason})",
-                **ident,
-                hint="change PROV_LOAD_PLUGINS / PROV_DISABLE_PLUGINS to enable it",
+                "change PROV_LOAD_PLUGINS / PROV_DISABLE_PLUGINS to enable it",
             )
         if found.status == "incompatible":
             fix = (
@@ -422,41 +423,48 @@ class ExtensionManager:
                 if found.distribution
                 else "update the directory's requires-core, or the extension"
             )
-            raise IncompatibleExtension(found.reason, **ident, hint=fix)
+            raise _fail(IncompatibleExtension, found, found.reason, fix)
         if found.status == "invalid":
-            raise ExtensionLoadError(
-                found.reason, **ident, hint="the plugin's metadata is broken; report it to its author"
+            raise _fail(
+                ExtensionLoadError,
+                found,
+                found.reason,
+                "the plugin's metadata is broken; report it to its author",
             )
         if self.strict and found.warnings:
-            raise ExtensionLoadError(
+            raise _fail(
+                ExtensionLoadError,
+                found,
                 "strict mode (PROV_STRICT) refuses its warnings: " + "; ".join(found.warnings),
-                **ident,
-                hint="fix the warnings, or unset PROV_STRICT",
+                "fix the warnings, or unset PROV_STRICT",
             )
         missing = missing_dependencies(found.dependencies, self.available_dependencies(found.kind))
         if missing:
-            raise MissingDependency(
+            error = _fail(
+                MissingDependency,
+                found,
                 "needs extensions that are not available: " + "; ".join(missing),
-                **ident,
-                missing=missing,
-                hint="install or upgrade the listed extensions",
+                "install or upgrade the listed extensions",
             )
+            error.missing = missing
+            raise error
         plugin, module = self.import_plugin(found)
         report = inspect_hooks(found.kind, plugin)
         problems = report.errors + (report.warnings if self.strict else [])
         if problems:
-            raise ExtensionLoadError(
+            raise _fail(
+                ExtensionLoadError,
+                found,
                 "does not fit the hook contract:\n" + "\n".join(f"  - {p}" for p in problems),
-                **ident,
-                hint="fix the hooks (see docs/hooks.md), or report this to the plugin's author",
+                "fix the hooks (see docs/hooks.md), or report this to the plugin's author",
             )
         try:
             pm = build_plugin_manager(found.kind, plugin, f"{found.kind.value}:{found.name}")
         except pluggy.PluginValidationError as exc:
-            raise ExtensionLoadError(
-                f"does not fit the hook contract: {exc}", **ident, hint="see docs/hooks.md"
-            ) from None
-        path = Path(module.__file__).parent if getattr(module, "__file__", None) else None
+            message = f"does not fit the hook contract: {exc}"
+            raise _fail(ExtensionLoadError, found, message, "see docs/hooks.md") from None
+        module_file = getattr(module, "__file__", None)
+        path = Path(module_file).parent if module_file else None
         return Extension(found, plugin, pm, report.implemented, path, self.interceptors)
 
     def available_dependencies(self, kind: ExtensionType) -> dict[str, list[str]]:
@@ -472,8 +480,25 @@ class ExtensionManager:
         """Import ``found`` (or return the object given to :meth:`make_test_instance`)."""
         preset = self._objects.get((found.kind, found.name))
         if preset is not None:
-            return preset, sys.modules.get(getattr(preset, "__module__", ""), ModuleType(found.name))
+            return preset, sys.modules.get(
+                getattr(preset, "__module__", ""), ModuleType(found.name)
+            )
         return import_plugin(found)
+
+
+_E = TypeVar("_E", bound=ExtensionError)
+
+
+def _fail(cls: type[_E], found: DiscoveredExtension, message: str, hint: str) -> _E:
+    """An error of ``cls`` naming ``found``: kind, name, distribution, version."""
+    return cls(
+        message,
+        kind=found.kind.value,
+        name=found.name,
+        distribution=found.distribution,
+        version=found.version,
+        hint=hint,
+    )
 
 
 def import_plugin(found: DiscoveredExtension) -> tuple[object, ModuleType]:
@@ -499,13 +524,11 @@ def import_plugin(found: DiscoveredExtension) -> tuple[object, ModuleType]:
             if found.distribution
             else f"fix the code in {found.root}"
         )
-        raise ExtensionLoadError(
+        raise _fail(
+            ExtensionLoadError,
+            found,
             f"cannot be imported from {found.target!r}: {type(exc).__name__}: {exc}",
-            kind=found.kind.value,
-            name=found.name,
-            distribution=found.distribution,
-            version=found.version,
-            hint=f"{fix}, or report it to its author; --debug shows the traceback",
+            f"{fix}, or report it to its author; --debug shows the traceback",
         ) from exc
     return plugin, module
 
@@ -532,7 +555,8 @@ def _import_from_directory(found: DiscoveredExtension, module_name: str) -> Modu
             spec = importlib.util.spec_from_file_location(private, single)
         else:
             raise ModuleNotFoundError(f"neither {single} nor {package} exists")
-        assert spec is not None and spec.loader is not None
+        if spec is None or spec.loader is None:
+            raise ModuleNotFoundError(f"cannot load {found.root}/{top}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[private] = module
         try:
@@ -548,8 +572,11 @@ def _forget_modules(ext: Extension) -> None:
     d = ext.discovered
     if d.source == "memory":
         return
-    top = _directory_module_name(d) if d.source == "directory" else d.target.split(":")[0].split(".")[0]
+    top = (
+        _directory_module_name(d)
+        if d.source == "directory"
+        else d.target.split(":")[0].split(".")[0]
+    )
     for mod in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
         del sys.modules[mod]
     importlib.invalidate_caches()
-

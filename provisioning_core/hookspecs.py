@@ -234,7 +234,7 @@ class TaskservSpec:
         """Move the installed taskserv to ``version``; return an :class:`OperationResult`."""
 
     @hookspec(firstresult=True)
-    def get_current_version(  # type: ignore[empty-body]
+    def get_current_version(
         self, server: Server, ssh: SshAccess, settings: dict[str, Any]
     ) -> str | None:
         """Return the version installed on ``server``, or None if not installed."""
@@ -359,7 +359,9 @@ HOOKS: Mapping[ExtensionType, Mapping[str, HookDef]] = {
         HookDef("upgrade", False, "upgrades", OperationResult, mutating=True),
         HookDef("list_components", False, "listing components", list[Component]),
         HookDef("component_status", False, "component status", ComponentStatus),
-        HookDef("restart_component", False, "restarting components", OperationResult, mutating=True),
+        HookDef(
+            "restart_component", False, "restarting components", OperationResult, mutating=True
+        ),
     ),
 }
 """Every hook of every kind: required or optional, and what its result is."""

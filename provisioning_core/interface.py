@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import attrs
@@ -57,10 +58,7 @@ def inspect_hooks(kind: ExtensionType, obj: object) -> HookReport:
     for attr_name in dir(obj):
         if attr_name.startswith("__"):
             continue
-        try:
-            member = getattr(obj, attr_name)
-        except Exception:  # a property that raises is not a hook
-            continue
+        member = _member(obj, attr_name)
         opts = getattr(member, marker_attr, None)
         hook = (opts or {}).get("specname") or attr_name
         if opts is None:
@@ -72,7 +70,11 @@ def inspect_hooks(kind: ExtensionType, obj: object) -> HookReport:
             continue
         if hook not in specs:
             close = difflib.get_close_matches(hook, list(specs), n=1)
-            fix = f"did you mean {close[0]!r}?" if close else f"see docs/hooks.md for the {kind.value} hooks"
+            fix = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else f"see docs/hooks.md for the {kind.value} hooks"
+            )
             errors.append(f"hook {hook!r} is not a {kind.value} hook; {fix}")
             continue
         args = _argnames(member)
@@ -85,11 +87,20 @@ def inspect_hooks(kind: ExtensionType, obj: object) -> HookReport:
             continue
         implemented[hook] = args
     for hook, definition in HOOKS[kind].items():
-        if definition.required and hook not in implemented and not any(
-            hook in e for e in errors
-        ):
+        if definition.required and hook not in implemented and not any(hook in e for e in errors):
             errors.append(f"required hook {hook!r} is not implemented")
     return HookReport(implemented, errors, warnings)
+
+
+def _member(obj: object, attr_name: str) -> Any:
+    # read statically so a property that raises is never run; bind functions
+    # so that `self` is not taken for an argument
+    member = inspect.getattr_static(obj, attr_name, None)
+    if isinstance(member, (staticmethod, classmethod)) or (
+        inspect.isfunction(member) and not isinstance(obj, ModuleType)
+    ):
+        return getattr(obj, attr_name)
+    return member
 
 
 def _argnames(func: Callable[..., Any]) -> tuple[str, ...]:

@@ -99,10 +99,12 @@ class ServerStatus(_StrEnum):
     ERROR = "error"
 
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 
 
-def _check_hostname(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+def _check_hostname(_: Any, __: attrs.Attribute[str], value: str) -> None:
     if not _HOSTNAME.match(value):
         raise ValueError(
             f"invalid hostname {value!r}: use letters, digits and '-', "
@@ -120,8 +122,11 @@ def _one_of(*allowed: str) -> Any:
     return check
 
 
-def _port(_: Any, attribute: attrs.Attribute[int | None], value: int | None) -> None:
-    if value is not None and not 1 <= value <= 65535:
+_MAX_PORT = 65535
+
+
+def _port(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and not 1 <= value <= _MAX_PORT:
         raise ValueError(f"invalid {attribute.name} {value}: expected 1-65535")
 
 

@@ -42,7 +42,7 @@ from provisioning_core.paths import extensions_dir
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = [
     "RegisteredExtension",
@@ -90,10 +90,12 @@ def _save_registry(entries: list[RegisteredExtension]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".registered-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(unstructure(entries), fh, indent=2)
-    os.replace(tmp, path)
+    Path(tmp).replace(path)
 
 
-def register_extension(path: str | os.PathLike[str], kind: ExtensionType | str) -> list[ExtensionMetadata]:
+def register_extension(
+    path: str | os.PathLike[str], kind: ExtensionType | str
+) -> list[ExtensionMetadata]:
     """Remember the extension(s) of ``kind`` in directory ``path``; return their metadata.
 
     The directory is read (never imported) first, so a bad manifest is
@@ -131,7 +133,9 @@ def unregister_extension(name: str, kind: ExtensionType | str) -> None:
     _save_registry(keep)
 
 
-def list_registered_extensions(kind: ExtensionType | str | None = None) -> list[RegisteredExtension]:
+def list_registered_extensions(
+    kind: ExtensionType | str | None = None,
+) -> list[RegisteredExtension]:
     """Every registered directory, of ``kind`` if given."""
     wanted = None if kind is None else _kind(kind)
     return [e for e in _load_registry() if wanted is None or e.kind == wanted]
@@ -178,22 +182,29 @@ def read_directory(root: Path, kind: ExtensionType) -> list[DiscoveredExtension]
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}", hint="fix the TOML syntax") from None
+    else:
+        return data
 
 
 def _from_manifest(root: Path, manifest: Path, kind: ExtensionType) -> DiscoveredExtension:
     table = _read_toml(manifest).get("extension")
     if not isinstance(table, dict):
-        raise ConfigError(f"{manifest} has no [extension] table", hint="add one; see docs/authoring.md")
-    problems = []
-    for key in ("name", "version", "module"):
-        if not isinstance(table.get(key), str) or not table[key]:
-            problems.append(f"missing or empty string @ $.extension.{key}")
+        raise ConfigError(
+            f"{manifest} has no [extension] table", hint="add one; see docs/authoring.md"
+        )
+    problems = [
+        f"missing or empty string @ $.extension.{key}"
+        for key in ("name", "version", "module")
+        if not isinstance(table.get(key), str) or not table[key]
+    ]
     declared = table.get("kind")
     if declared is not None and declared != kind.value:
-        problems.append(f"declares kind {declared!r}, registered as {kind.value!r} @ $.extension.kind")
+        problems.append(
+            f"declares kind {declared!r}, registered as {kind.value!r} @ $.extension.kind"
+        )
     deps = table.get("dependencies", [])
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
         problems.append("expected a list of requirement strings @ $.extension.dependencies")
@@ -220,7 +231,7 @@ def _from_pyproject(root: Path, pyproject: Path, kind: ExtensionType) -> list[Di
     group = entry_points.get(kind.group, {})
     if not group:
         raise ConfigError(
-            f"{pyproject} declares no [project.entry-points.\"{kind.group}\"]",
+            f'{pyproject} declares no [project.entry-points."{kind.group}"]',
             hint=f"add the entry point naming your {kind.value} module",
         )
     version = project.get("version")
@@ -256,4 +267,6 @@ def _kind(kind: ExtensionType | str) -> ExtensionType:
         return ExtensionType(kind)
     except ValueError:
         allowed = ", ".join(k.value for k in ExtensionType)
-        raise ConfigError(f"unknown extension kind {kind!r}", hint=f"use one of: {allowed}") from None
+        raise ConfigError(
+            f"unknown extension kind {kind!r}", hint=f"use one of: {allowed}"
+        ) from None

@@ -36,8 +36,13 @@ def plugin() -> None:
 
 @plugin.command("list")
 @click.option("--kind", type=click.Choice(_KINDS), help="Only this kind.")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default=None,
-              help="Output format (default: table on a terminal, json otherwise).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default=None,
+    help="Output format (default: table on a terminal, json otherwise).",
+)
 def plugin_list(kind: str | None, output: str | None) -> None:
     """List every discovered plugin with its status, without importing any."""
     from provisioning_core.discovery import Discovery
