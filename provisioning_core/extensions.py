@@ -44,7 +44,7 @@ from provisioning_core.errors import (
     ProvisioningError,
 )
 from provisioning_core.hookspecs import HOOKS, HookDef
-from provisioning_core.interface import build_plugin_manager, inspect_hooks
+from provisioning_core.interface import build_plugin_manager, inspect_hooks, spec_argnames
 from provisioning_core.models import DiscoveredExtension, ExtensionMetadata, ExtensionType
 from provisioning_core.registry import _kind as normalize_kind
 
@@ -120,6 +120,7 @@ class Extension:
     __slots__ = (
         "_callers",
         "_defs",
+        "_spec_args",
         "_interceptors",
         "_label",
         "discovered",
@@ -153,6 +154,7 @@ class Extension:
         self.loaded_at = datetime.now(timezone.utc)
         self._defs: Mapping[str, HookDef] = HOOKS[self.kind]
         self._callers = {hook: getattr(plugin_manager.hook, hook) for hook in self.implemented}
+        self._spec_args = spec_argnames(self.kind)
         self._interceptors = tuple(interceptors)
         self._label = f"{self.kind} {self.name!r}"
 
@@ -202,7 +204,25 @@ class Extension:
 
         return step(0)
 
+    def _complete(self, hook: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        # pluggy warns about spec arguments a call leaves out; an implementation
+        # only ever receives the ones it names, so fill the others with None
+        spec = self._spec_args[hook]
+        unknown = [k for k in kwargs if k not in spec]
+        missing = [a for a in self.implemented[hook] if a not in kwargs]
+        if unknown or missing:
+            raise TypeError(
+                f"call of {self._label}.{hook}: "
+                + "; ".join(
+                    ([f"unknown arguments {unknown} (spec: {list(spec)})"] if unknown else [])
+                    + ([f"missing arguments {missing}, which the plugin takes"] if missing else [])
+                )
+            )
+        return {**dict.fromkeys(spec), **kwargs}
+
     def _invoke(self, hook: str, caller: Any, kwargs: dict[str, Any]) -> Any:
+        if len(kwargs) != len(self._spec_args[hook]):
+            kwargs = self._complete(hook, kwargs)
         try:
             result = caller(**kwargs)
         except ProvisioningError:

@@ -145,7 +145,11 @@ def registered_extensions() -> tuple[list[DiscoveredExtension], list[str]]:
     """What every registered directory provides, and one problem per unreadable one."""
     found: list[DiscoveredExtension] = []
     problems: list[str] = []
-    for entry in _load_registry():
+    try:
+        entries = _load_registry()
+    except ConfigError as exc:  # discovery must keep working: report, go on
+        return [], [str(exc)]
+    for entry in entries:
         try:
             found.extend(read_directory(Path(entry.path), entry.kind))
         except ConfigError as exc:

@@ -50,5 +50,11 @@ class Secret:
     def __hash__(self) -> int:
         return hash(self._value)
 
+    def __copy__(self) -> Secret:
+        return self  # immutable: a copy may share the value
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Secret:
+        return self
+
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret cannot be pickled; keep the ${ENV} reference instead")

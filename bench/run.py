@@ -1,0 +1,130 @@
+"""Benchmarks of the hot paths: discovery, resolve, load, dispatch.
+
+Run ``python bench/run.py`` (or ``nox -s bench``); ``--json PATH`` also writes
+the results as JSON, ``--quick`` takes fewer samples, ``--profile`` prints
+where the time goes.  Numbers and ratios only: nothing here fails on a
+timing, and the exit status is 0 whatever the numbers say.  See README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# variables that would change what discovery finds or how it caches
+_NEUTRALISED = ("PROV_NO_SCAN_CACHE", "PROV_LOAD_PLUGINS", "PROV_DISABLE_PLUGINS", "PROV_STRICT")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", metavar="PATH", type=Path, help="also write results as JSON")
+    parser.add_argument("--quick", action="store_true", help="fewer samples (noisier numbers)")
+    parser.add_argument("--profile", action="store_true", help="print cProfile summaries too")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    root = Path(tempfile.mkdtemp(prefix="prov-bench-"))
+    saved = {v: os.environ.get(v) for v in ("PROV_HOME", *_NEUTRALISED)}
+    # before anything of the core runs: all state goes to the temporary directory
+    os.environ["PROV_HOME"] = str(root / "home")
+    for variable in _NEUTRALISED:
+        os.environ.pop(variable, None)
+    try:
+        return _run(args, root)
+    finally:
+        for variable, value in saved.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, root: Path) -> int:
+    import cases  # imports the core: only now that PROV_HOME is set
+
+    started = time.perf_counter()
+    sites = cases.make_sites(root)
+    setup = time.perf_counter() - started
+    try:
+        report = cases.run(sites, quick=args.quick)
+        if args.profile:
+            cases.profile(sites)
+    finally:
+        cases.forget_sites(sites)
+    elapsed = time.perf_counter() - started
+    report.meta |= _environment() | {
+        "sites": {
+            "big": f"{cases.BIG_PLUGINS} plugin + {cases.BIG_UNRELATED} unrelated dists",
+            "small": f"{cases.SMALL_PLUGINS} plugin dists",
+        },
+        "setup_seconds": round(setup, 3),
+        "total_seconds": round(elapsed, 3),
+        "quick": args.quick,
+    }
+    _print(report)
+    if args.json is not None:
+        data = {"meta": report.meta, "results": [row.as_json() for row in report.rows]}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def _environment() -> dict[str, object]:
+    import pluggy
+
+    import provisioning_core
+
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "provisioning_core": provisioning_core.__version__,
+        "pluggy": pluggy.__version__,
+    }
+
+
+def _print(report: object) -> None:
+    from cases import Report, fmt_seconds
+
+    assert isinstance(report, Report)
+    meta = report.meta
+    print(
+        f"provisioning benchmarks: core {meta['provisioning_core']}, pluggy {meta['pluggy']}, "
+        f"Python {meta['python']} ({meta['implementation']}), {meta['cpus']} CPUs"
+    )
+    print(f"sites: {meta['sites']['big']} (\"350\"); {meta['sites']['small']} (\"8\")")
+    print(
+        f"setup {meta['setup_seconds']:.1f} s, total {meta['total_seconds']:.1f} s"
+        + (" (--quick)" if meta["quick"] else "")
+    )
+    header = f"{'measurement':<58} {'median':>10} {'min':>10}  {'target':<12} verdict"
+    print()
+    print(header)
+    print("-" * len(header))
+    for row in report.rows:
+        if row.timing is not None:
+            median, low = fmt_seconds(row.timing.median), fmt_seconds(row.timing.min)
+        else:
+            median, low = f"{row.ratio:.2f}x", ""
+        line = f"{row.label:<58} {median:>10} {low:>10}  {row.target:<12} {row.verdict}"
+        if row.note:
+            line += f"  ({row.note})" if row.verdict else f"({row.note})"
+        print(line.rstrip())
+    print()
+    print("median/min: seconds per call over the samples; ratios use medians.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Discovery reads metadata only, classifies every extension, and caches its scan."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from provisioning_core import Discovery, ExtensionNotFound, ExtensionType
+
+from .conftest import DISTS, pip_install
+
+
+def by_name(discovery: Discovery, kind: str) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for ext in discovery.all(kind):
+        out.setdefault(ext.name, []).append(ext)
+    return out
+
+
+def test_finds_every_kind_with_metadata(installed):
+    discovery = Discovery()
+    providers = by_name(discovery, "provider")
+    fixture = providers["fixture"][0]
+    assert fixture.version == "1.0.0"
+    assert fixture.distribution == "prov-fixture-good"
+    assert fixture.source == "entry-point"
+    assert fixture.target == "prov_fixture_good.provider"
+    assert fixture.requires_core == ">=0.1"
+    assert fixture.repository == "https://example.invalid/prov-fixture-good"
+    assert "Fixture Author" in (fixture.author or "")
+    assert fixture.metadata.extension_type is ExtensionType.PROVIDER
+    assert {e.name for e in discovery.all("cluster")} == {"buildkit"}
+    kube = by_name(discovery, "taskserv")["kubernetes"][0]
+    assert kube.dependencies == ["containerd>=1.6", "etcd>=3.5,<4"]
+
+
+def test_discovery_never_imports_plugin_code(installed, tmp_path):
+    script = textwrap.dedent(
+        """
+        import sys
+        from provisioning_core import Discovery, ExtensionManager
+        d = Discovery()
+        found = d.all()
+        d.resolve("provider", "incompatible")
+        ExtensionManager().discovery.all()
+        imported = sorted(m for m in sys.modules if m.startswith("prov_fixture"))
+        print(len(found), imported)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(installed)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    count, imported = out.split(" ", 1)
+    assert int(count) > 10
+    assert imported.strip() == "[]"
+    marker = installed / "prov_fixture_incompatible" / "provider.py.imported"
+    assert not marker.exists()
+
+
+def test_statuses_and_reasons(installed):
+    providers = by_name(Discovery(), "provider")
+    incompatible = providers["incompatible"][0]
+    assert incompatible.status == "incompatible"
+    assert "provisioning-core>=99" in incompatible.reason
+    assert "0.1.0 is running" in incompatible.reason
+    bad_target = providers["bad-target"][0]
+    assert bad_target.status == "invalid"
+    assert "no-such-attr!" in bad_target.reason
+    nocore = providers["nocore"][0]
+    assert nocore.status == "ok"
+    assert "declares no provisioning-core requirement" in nocore.warnings[0]
+
+
+def test_same_name_from_two_distributions_is_reported_and_highest_wins(installed):
+    discovery = Discovery()
+    fixtures = discovery.candidates("provider", "fixture")
+    assert [(e.version, e.distribution) for e in fixtures] == [
+        ("1.0.0", "prov-fixture-good"),
+        ("0.5.0", "prov-fixture-dup"),
+    ]
+    assert discovery.resolve("provider", "fixture").version == "1.0.0"
+    assert discovery.resolve("provider", "fixture", "0.5.0").distribution == "prov-fixture-dup"
+    (problem,) = [p for p in discovery.problems if "'fixture'" in p]
+    assert "prov-fixture-good 1.0.0" in problem
+    assert "prov-fixture-dup 0.5.0" in problem
+
+
+def test_resolve_errors_name_what_exists(installed):
+    discovery = Discovery()
+    with pytest.raises(ExtensionNotFound) as err:
+        discovery.resolve("provider", "fixtur")
+    assert "did you mean fixture" in str(err.value)
+    with pytest.raises(ExtensionNotFound) as err:
+        discovery.resolve("provider", "fixture", "9.9")
+    assert "available: 1.0.0, 0.5.0" in str(err.value)
+    assert err.value.exit_code == 2
+    with pytest.raises(ExtensionNotFound) as err:
+        discovery.resolve("provider", "nothing-like-it")
+    assert "pip install provisioning-provider-nothing-like-it" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "enabled"),
+    [
+        ("PROV_LOAD_PLUGINS", "fixture,taskserv:containerd", {"fixture", "containerd"}),
+        ("PROV_DISABLE_PLUGINS", "fixture, provider:raising", None),
+    ],
+)
+def test_allow_and_deny_lists(installed, monkeypatch, variable, value, enabled):
+    monkeypatch.setenv(variable, value)
+    everything = Discovery().all()
+    ok = {e.name for e in everything if e.status == "ok"}
+    disabled = {e.name for e in everything if e.status == "disabled"}
+    if enabled is not None:
+        assert ok == enabled
+        assert "buildkit" in disabled
+    else:
+        assert {"fixture", "raising"} <= disabled
+        assert "fixture" not in ok
+        assert "containerd" in ok
+    reasons = {e.reason for e in everything if e.status == "disabled"}
+    assert all(variable in r for r in reasons)
+
+
+def test_scan_cache_is_used_and_invalidated_by_an_install(tmp_path, monkeypatch, prov_home):
+    site = tmp_path / "site"
+    pip_install(site, DISTS / "good")
+    monkeypatch.syspath_prepend(str(site))
+    first = Discovery()
+    assert {e.name for e in first.all()} == {"fixture", "buildkit"}
+    assert first.cache_hit is False
+    assert (prov_home / "extensions" / "scan-cache.json").is_file()
+    second = Discovery()
+    assert [e.name for e in second.all()] == [e.name for e in first.all()]
+    assert second.cache_hit is True
+    # installing another distribution changes the site directory: rescan
+    pip_install(site, DISTS / "taskservs")
+    third = Discovery()
+    assert "containerd" in {e.name for e in third.all()}
+    assert third.cache_hit is False
+
+
+def test_scan_cache_can_be_disabled_and_survives_corruption(installed, monkeypatch, prov_home):
+    Discovery().all()
+    cache = prov_home / "extensions" / "scan-cache.json"
+    cache.write_text("{not json")
+    again = Discovery()
+    assert again.all()
+    assert again.cache_hit is False
+    json.loads(cache.read_text())  # rewritten whole
+    monkeypatch.setenv("PROV_NO_SCAN_CACHE", "1")
+    cache.unlink()
+    uncached = Discovery()
+    assert uncached.all()
+    assert uncached.cache_hit is False
+    assert not cache.exists()
+
+
+def test_refresh_sees_new_installs(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    discovery = Discovery()
+    assert discovery.all() == []
+    pip_install(site, DISTS / "nocore")
+    assert discovery.all() == []  # answers from memory until refreshed
+    discovery.refresh()
+    assert [e.name for e in discovery.all()] == ["nocore"]
+
+
+def test_a_path_entry_that_does_not_exist_is_harmless(tmp_path, installed):
+    discovery = Discovery(path=[str(tmp_path / "missing"), str(installed)])
+    assert discovery.resolve("provider", "fixture").version == "1.0.0"
+
+
+def test_kind_names_and_groups():
+    assert [k.group for k in ExtensionType] == [
+        "provisioning.providers",
+        "provisioning.taskservs",
+        "provisioning.clusters",
+    ]
+    assert ExtensionType.PROVIDER == "provider"
+    assert {ExtensionType.PROVIDER: 1}["provider"] == 1
+    assert f"{ExtensionType.CLUSTER}" == "cluster"
+    assert not list(Path().glob("prov-home"))

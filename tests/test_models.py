@@ -1,0 +1,111 @@
+"""Models, the converter's error lines, and the Secret type."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import pickle
+
+import pytest
+
+from provisioning_core import (
+    DataValidationError,
+    ExtensionMetadata,
+    FirewallRule,
+    Price,
+    ProviderSettings,
+    Secret,
+    Server,
+    ServerConfig,
+    ServerStatus,
+    structure,
+    unstructure,
+)
+
+TOKEN = "tok-3f9a-very-secret"
+
+
+def test_secret_never_shows_itself(caplog):
+    secret = Secret(TOKEN)
+    settings = structure({"name": "upcloud", "auth": {"token": TOKEN}}, ProviderSettings)
+    texts = [
+        repr(secret),
+        str(secret),
+        f"{secret}",
+        f"{secret!r:>40}",
+        repr(settings),
+        str(settings),
+        json.dumps(unstructure(settings)),
+    ]
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("test").warning("settings %s %r", settings, secret)
+    texts.append(caplog.text)
+    for text in texts:
+        assert TOKEN not in text
+    assert "********" in texts[0]
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+    with pytest.raises(TypeError):
+        json.dumps(secret)
+    assert copy.deepcopy(settings).auth.token == settings.auth.token
+    assert settings.auth.token.reveal() == TOKEN
+    assert Secret(TOKEN) == Secret(TOKEN)
+    assert Secret(TOKEN) != Secret("other")
+    assert not Secret("")
+
+
+def test_structure_errors_are_one_line_per_problem_with_a_path():
+    with pytest.raises(DataValidationError) as err:
+        structure(
+            {
+                "name": "x",
+                "auth": {"token": 5},
+                "api": {"timeout": "soon", "verify_tls": True, "colour": "red"},
+            },
+            ProviderSettings,
+            what="[providers.x]",
+        )
+    assert err.value.problems == [
+        "invalid value, expected a string @ $.auth.token",
+        "invalid value for type, expected float @ $.api.timeout",
+        "extra fields found (colour) @ $.api",
+    ]
+    assert str(err.value).startswith("[providers.x] is not a valid ProviderSettings")
+    assert err.value.exit_code == 2
+
+
+def test_models_validate_their_values():
+    with pytest.raises(ValueError, match="invalid hostname 'web_1!'"):
+        ServerConfig("web_1!", "small", "here")
+    with pytest.raises(ValueError, match="invalid direction 'up'"):
+        FirewallRule("up", "tcp", "accept")
+    with pytest.raises(ValueError, match="expected 1-65535"):
+        FirewallRule("in", "tcp", "accept", port=0)
+    with pytest.raises(ValueError):
+        Server("1", "web", "exploded")
+    assert Server("1", "web", "running").status is ServerStatus.RUNNING
+    with pytest.raises(TypeError):
+        Price("small", None, 0.1)  # hourly is keyword-only
+    assert Price("small", hourly=0.1).currency == "EUR"
+
+
+def test_defaults_follow_the_contract():
+    config = ServerConfig("web-1", "small", "here")
+    assert (config.os, config.ssh_keys, config.tags, config.storage) == ("ubuntu-22.04", [], {}, None)
+    meta = ExtensionMetadata("x", "1.0", "taskserv")
+    assert (meta.description, meta.dependencies, meta.author, meta.repository) == ("", [], None, None)
+    round_trip = structure(unstructure(config), ServerConfig)
+    assert round_trip == config
+
+
+def test_lists_may_mix_instances_and_dicts():
+    servers = structure(
+        [Server("1", "a", "running"), {"id": "2", "hostname": "b", "status": "stopped"}],
+        list[Server],
+    )
+    assert [s.status for s in servers] == [ServerStatus.RUNNING, ServerStatus.STOPPED]
+    with pytest.raises(DataValidationError) as err:
+        structure([{"id": "2", "hostname": "b"}], list[Server], what="result")
+    assert err.value.problems == ["required field missing @ $[0].status"]
+    assert "is not a valid list[Server]" in str(err.value)

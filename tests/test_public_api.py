@@ -1,0 +1,57 @@
+"""The public API is explicit, complete, documented, and typed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import provisioning_core
+from provisioning_core import HOOKS, ExtensionType
+from provisioning_core.hookspecs import spec_class
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def test_every_public_name_resolves():
+    lazy = set(provisioning_core._WHERE)
+    assert lazy == set(provisioning_core.__all__) - {"__version__"}
+    for name in provisioning_core.__all__:
+        assert getattr(provisioning_core, name) is not None
+    assert sorted(dir(provisioning_core)) == sorted(provisioning_core.__all__)
+
+
+def test_every_public_name_is_documented():
+    text = (DOCS / "api.md").read_text()
+    missing = [n for n in provisioning_core.__all__ if f"### `{n}`" not in text]
+    assert not missing, f"docs/api.md lacks: {missing}"
+
+
+def test_every_hook_is_documented_under_its_kind():
+    text = (DOCS / "hooks.md").read_text()
+    sections = dict(re.findall(r"^## (\w+) hooks\n(.*?)(?=^## |\Z)", text, re.M | re.S))
+    for kind, hooks in HOOKS.items():
+        section = sections.get(kind.value.capitalize(), "")
+        missing = [h for h in hooks if f"### `{h}`" not in section]
+        assert not missing, f"docs/hooks.md '## {kind.value.capitalize()} hooks' lacks {missing}"
+
+
+def test_hook_table_matches_the_specs_and_the_seed():
+    for kind in ExtensionType:
+        spec = spec_class(kind)
+        declared = {n for n in vars(spec) if not n.startswith("_")}
+        assert declared == set(HOOKS[kind]), kind
+        for name in declared:
+            assert getattr(spec, name).__doc__, f"{kind}.{name} has no docstring"
+    required = {n for n, d in HOOKS[ExtensionType.PROVIDER].items() if d.required}
+    assert required == {
+        "create_server", "delete_server", "list_servers", "get_server_info",
+        "start_server", "stop_server", "reboot_server",
+    }
+
+
+def test_hookimpl_is_the_projects_marker():
+    assert provisioning_core.hookimpl.project_name == "provisioning"
+
+
+def test_typed_package():
+    assert (Path(provisioning_core.__file__).parent / "py.typed").is_file()

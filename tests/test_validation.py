@@ -1,0 +1,87 @@
+"""validate_extension: five checks, reported rather than raised."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioning_core import ValidationReport, validate_extension
+
+from .conftest import DIRS, DISTS
+
+
+def test_a_good_plugin_passes_every_check(installed):
+    report = validate_extension("fixture", "provider")
+    assert isinstance(report, ValidationReport)
+    assert report.valid, report.errors
+    assert report.checks == dict.fromkeys(
+        ["structure", "schema", "interface", "dependency", "version"], "passed"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "check", "text"),
+    [
+        ("misspelled", "interface", "hook 'create_sever' is not a provider hook; did you mean 'create_server'?"),
+        ("bad-args", "interface", "hook 'create_server' takes 'cfg'"),
+        ("missing-required", "interface", "required hook 'list_servers' is not implemented"),
+        ("broken-import", "interface", "cannot be imported"),
+        ("incompatible", "version", "needs provisioning-core>=99"),
+        ("bad-target", "structure", "is not 'module' or 'module:attribute'"),
+        ("no-such-plugin", "structure", "is not installed"),
+    ],
+)
+def test_each_problem_is_reported_under_its_check(installed, name, check, text):
+    report = validate_extension(name, "provider")
+    assert not report.valid
+    assert report.checks[check] == "failed"
+    assert any(e.startswith(f"{check}: ") and text in e for e in report.errors), report.errors
+
+
+def test_dependencies_are_checked(installed):
+    report = validate_extension("kubernetes", "taskserv")
+    assert report.checks["dependency"] == "failed"
+    assert "dependency: needs containerd>=1.6 (available: 1.5.0)" in report.errors
+    assert "dependency: needs etcd>=3.5,<4 (not installed)" in report.errors
+    assert report.checks["interface"] == "passed"
+
+
+def test_warnings_and_strict_mode(installed):
+    lenient = validate_extension("unmarked", "provider")
+    assert lenient.valid
+    assert any("get_plans() has the name of a hook but no @hookimpl" in w for w in lenient.warnings)
+    strict = validate_extension("unmarked", "provider", strict=True)
+    assert not strict.valid
+    assert any(e.endswith("(strict mode)") for e in strict.errors)
+    nocore = validate_extension("nocore", "provider")
+    assert any(w.startswith("version: declares no provisioning-core requirement") for w in nocore.warnings)
+
+
+def test_directories_validate_without_being_installed(installed):
+    report = validate_extension(DIRS / "mytask", "taskserv")
+    assert report.valid, report.errors
+    project = validate_extension(str(DISTS / "broken"), "provider")
+    # a project with several providers: the first one in its entry points is checked
+    assert project.checks["structure"] == "passed"
+    bad = validate_extension(DIRS / "badmanifest", "taskserv")
+    assert not bad.valid
+    assert bad.checks["structure"] == "failed"
+    assert bad.checks["interface"] == "skipped"
+
+
+def test_a_malformed_info_hook_fails_schema(tmp_path):
+    plugin = tmp_path / "badinfo"
+    plugin.mkdir()
+    (plugin / "extension.toml").write_text(
+        '[extension]\nname = "badinfo"\nversion = "1.0"\nmodule = "badinfo"\nrequires-core = ">=0.1"\n'
+    )
+    (plugin / "badinfo.py").write_text(
+        "from provisioning_core import hookimpl\n"
+        "@hookimpl\ndef cluster_info():\n    return {'name': 'badinfo'}\n"
+        "@hookimpl\ndef create(config, check):\n    return None\n"
+        "@hookimpl\ndef delete(config, check):\n    return None\n"
+        "@hookimpl\ndef status(config):\n    return None\n"
+    )
+    report = validate_extension(plugin, "cluster")
+    assert report.checks["schema"] == "failed"
+    assert any("required field missing @ $.version" in e for e in report.errors), report.errors
+    assert any("has no description" in w for w in report.warnings)
