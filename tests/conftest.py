@@ -20,9 +20,18 @@ def pip_install(target: Path, *projects: Path) -> None:
     """Build and install ``projects`` into ``target`` with pip, as a user would."""
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-            "--no-build-isolation", "--no-index", "--disable-pip-version-check",
-            "--target", str(target), *map(str, projects),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            *map(str, projects),
         ],
         check=True,
     )

@@ -26,7 +26,11 @@ def test_core_compatibility_messages():
 
 
 def test_split_keeps_specifier_commas_together():
-    assert split_requirements("containerd>=1.6,<2, etcd , x==1") == ["containerd>=1.6,<2", "etcd", "x==1"]
+    assert split_requirements("containerd>=1.6,<2, etcd , x==1") == [
+        "containerd>=1.6,<2",
+        "etcd",
+        "x==1",
+    ]
     assert split_requirements("") == []
 
 

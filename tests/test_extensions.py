@@ -102,13 +102,37 @@ def test_class_entry_point_is_instantiated(installed):
 @pytest.mark.parametrize(
     ("name", "error", "expected"),
     [
-        ("broken-import", ExtensionLoadError, "cannot be imported from 'prov_fixture_broken.broken_import': ModuleNotFoundError"),
-        ("exits", ExtensionLoadError, "cannot be imported from 'prov_fixture_broken.exits': SystemExit: 3"),
-        ("misspelled", ExtensionLoadError, "hook 'create_sever' is not a provider hook; did you mean 'create_server'?"),
-        ("bad-args", ExtensionLoadError, "hook 'create_server' takes 'cfg', which its spec lacks; it may take any of: settings, config, check"),
+        (
+            "broken-import",
+            ExtensionLoadError,
+            "cannot be imported from 'prov_fixture_broken.broken_import': ModuleNotFoundError",
+        ),
+        (
+            "exits",
+            ExtensionLoadError,
+            "cannot be imported from 'prov_fixture_broken.exits': SystemExit: 3",
+        ),
+        (
+            "misspelled",
+            ExtensionLoadError,
+            "hook 'create_sever' is not a provider hook; did you mean 'create_server'?",
+        ),
+        (
+            "bad-args",
+            ExtensionLoadError,
+            "hook 'create_server' takes 'cfg', which its spec lacks; it may take any of: settings, config, check",
+        ),
         ("missing-required", ExtensionLoadError, "required hook 'list_servers' is not implemented"),
-        ("incompatible", IncompatibleExtension, "it needs provisioning-core>=99 but provisioning-core 0.1.0 is running"),
-        ("bad-target", ExtensionLoadError, "entry point 'prov_fixture_broken.raising:no-such-attr!' is not"),
+        (
+            "incompatible",
+            IncompatibleExtension,
+            "it needs provisioning-core>=99 but provisioning-core 0.1.0 is running",
+        ),
+        (
+            "bad-target",
+            ExtensionLoadError,
+            "entry point 'prov_fixture_broken.raising:no-such-attr!' is not",
+        ),
     ],
 )
 def test_each_broken_plugin_fails_clearly_and_the_next_load_works(installed, name, error, expected):
@@ -153,7 +177,9 @@ def test_strict_mode_turns_warnings_into_errors(installed, monkeypatch):
     monkeypatch.setenv("PROV_STRICT", "1")
     with pytest.raises(ExtensionLoadError, match="declares no provisioning-core requirement"):
         ExtensionManager().load_extension("provider", "nocore")
-    with pytest.raises(ExtensionLoadError, match=r"get_plans\(\) has the name of a hook but no @hookimpl"):
+    with pytest.raises(
+        ExtensionLoadError, match=r"get_plans\(\) has the name of a hook but no @hookimpl"
+    ):
         ExtensionManager().load_extension("provider", "unmarked")
 
 
@@ -186,7 +212,9 @@ def test_missing_optional_hook_is_a_capability_message(installed):
     assert "configure_firewall" in ext.unsupported
     with pytest.raises(CapabilityNotSupported) as err:
         ext.call("configure_firewall", settings=SETTINGS, server_id="x", rules=[])
-    assert "provider 'fixture' (prov-fixture-good 1.0.0): does not support firewall rules" in str(err.value)
+    assert "provider 'fixture' (prov-fixture-good 1.0.0): does not support firewall rules" in str(
+        err.value
+    )
     assert err.value.hook == "configure_firewall"
     with pytest.raises(ExtensionNotFound, match="there is no provider hook 'launch'"):
         ext.call("launch")

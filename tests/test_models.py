@@ -92,9 +92,19 @@ def test_models_validate_their_values():
 
 def test_defaults_follow_the_contract():
     config = ServerConfig("web-1", "small", "here")
-    assert (config.os, config.ssh_keys, config.tags, config.storage) == ("ubuntu-22.04", [], {}, None)
+    assert (config.os, config.ssh_keys, config.tags, config.storage) == (
+        "ubuntu-22.04",
+        [],
+        {},
+        None,
+    )
     meta = ExtensionMetadata("x", "1.0", "taskserv")
-    assert (meta.description, meta.dependencies, meta.author, meta.repository) == ("", [], None, None)
+    assert (meta.description, meta.dependencies, meta.author, meta.repository) == (
+        "",
+        [],
+        None,
+        None,
+    )
     round_trip = structure(unstructure(config), ServerConfig)
     assert round_trip == config
 

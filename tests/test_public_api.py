@@ -28,7 +28,7 @@ def test_every_public_name_is_documented():
 
 def test_every_hook_is_documented_under_its_kind():
     text = (DOCS / "hooks.md").read_text()
-    sections = dict(re.findall(r"^## (\w+) hooks\n(.*?)(?=^## |\Z)", text, re.M | re.S))
+    sections = dict(re.findall(r"^## (\w+) hooks\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL))
     for kind, hooks in HOOKS.items():
         section = sections.get(kind.value.capitalize(), "")
         missing = [h for h in hooks if f"### `{h}`" not in section]
@@ -44,8 +44,13 @@ def test_hook_table_matches_the_specs_and_the_seed():
             assert getattr(spec, name).__doc__, f"{kind}.{name} has no docstring"
     required = {n for n, d in HOOKS[ExtensionType.PROVIDER].items() if d.required}
     assert required == {
-        "create_server", "delete_server", "list_servers", "get_server_info",
-        "start_server", "stop_server", "reboot_server",
+        "create_server",
+        "delete_server",
+        "list_servers",
+        "get_server_info",
+        "start_server",
+        "stop_server",
+        "reboot_server",
     }
 
 

@@ -21,7 +21,11 @@ def test_a_good_plugin_passes_every_check(installed):
 @pytest.mark.parametrize(
     ("name", "check", "text"),
     [
-        ("misspelled", "interface", "hook 'create_sever' is not a provider hook; did you mean 'create_server'?"),
+        (
+            "misspelled",
+            "interface",
+            "hook 'create_sever' is not a provider hook; did you mean 'create_server'?",
+        ),
         ("bad-args", "interface", "hook 'create_server' takes 'cfg'"),
         ("missing-required", "interface", "required hook 'list_servers' is not implemented"),
         ("broken-import", "interface", "cannot be imported"),
@@ -53,7 +57,9 @@ def test_warnings_and_strict_mode(installed):
     assert not strict.valid
     assert any(e.endswith("(strict mode)") for e in strict.errors)
     nocore = validate_extension("nocore", "provider")
-    assert any(w.startswith("version: declares no provisioning-core requirement") for w in nocore.warnings)
+    assert any(
+        w.startswith("version: declares no provisioning-core requirement") for w in nocore.warnings
+    )
 
 
 def test_directories_validate_without_being_installed(installed):

@@ -36,7 +36,10 @@ def test_plugin_list_works_in_a_real_process_with_broken_plugins(installed, prov
     env = {**os.environ, "PYTHONPATH": str(installed), "PROV_HOME": str(prov_home)}
     done = subprocess.run(
         [sys.executable, "-m", "provisioning_core", "plugin", "list", "-o", "json"],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["plugins"]) >= 15
