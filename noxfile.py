@@ -17,14 +17,14 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff over everything we ship and test."""
-    session.install("ruff>=0.6")
+    session.install("ruff==0.17.6")  # pinned: `select = ALL` grows with every release
     session.run("ruff", "check", "provisioning_core", "tests", "bench", "noxfile.py")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on provisioning_core."""
-    session.install("-e", ".", "mypy>=1.10")
+    session.install("-e", ".", "mypy==2.4.1")
     session.run("mypy")
 
 

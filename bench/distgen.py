@@ -225,9 +225,7 @@ def write_unrelated(site: Path, i: int) -> None:
     _write_dist(site, dist, version, metadata, files)
 
 
-def make_site(
-    site: Path, plugins: int, unrelated: int, prefix: str
-) -> dict[str, tuple[str, str]]:
+def make_site(site: Path, plugins: int, unrelated: int, prefix: str) -> dict[str, tuple[str, str]]:
     """Fill ``site``; returns extension name -> (kind, module name) of each plugin."""
     site.mkdir(parents=True, exist_ok=True)
     made = {}

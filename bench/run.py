@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, root: Path) -> int:
+    # no bench/__pycache__ left behind; the plugin sites are byte-compiled explicitly
+    sys.dont_write_bytecode = True
     import cases  # imports the core: only now that PROV_HOME is set
 
     started = time.perf_counter()
@@ -104,7 +106,7 @@ def _print(report: object) -> None:
         f"provisioning benchmarks: core {meta['provisioning_core']}, pluggy {meta['pluggy']}, "
         f"Python {meta['python']} ({meta['implementation']}), {meta['cpus']} CPUs"
     )
-    print(f"sites: {meta['sites']['big']} (\"350\"); {meta['sites']['small']} (\"8\")")
+    print(f'sites: {meta["sites"]["big"]} ("350"); {meta["sites"]["small"]} ("8")')
     print(
         f"setup {meta['setup_seconds']:.1f} s, total {meta['total_seconds']:.1f} s"
         + (" (--quick)" if meta["quick"] else "")
