@@ -7,6 +7,7 @@ dependencies on other extensions as requirement strings (``containerd>=1.6``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -52,6 +53,7 @@ def core_requirement(requires: Iterable[str] | None) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def check_core_compatibility(specifier: str | None, core_version: str = __version__) -> str | None:
     """Why the running core does not satisfy ``specifier``, or None if it does."""
     if not specifier:
@@ -124,6 +126,7 @@ def _satisfies(spec: SpecifierSet, version: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=4096)
 def version_key(version: str) -> tuple[int, Version | str]:
     """Sort key putting valid versions above invalid ones, highest last."""
     try:

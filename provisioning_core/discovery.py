@@ -24,14 +24,16 @@ sorts first wins.  Losers are marked "shadowed" and the clash is reported.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib.metadata as md
 import json
-import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 import attrs
 
@@ -44,6 +46,7 @@ from provisioning_core.compat import (
     version_key,
 )
 from provisioning_core.convert import converter
+from provisioning_core.environ import env_flag, env_names
 from provisioning_core.errors import ExtensionNotFound
 from provisioning_core.models import DiscoveredExtension, ExtensionType
 from provisioning_core.paths import extensions_dir
@@ -58,7 +61,7 @@ _CACHE_FORMAT = 1
 
 def strict_mode() -> bool:
     """Whether ``PROV_STRICT`` asks for warnings to be treated as errors."""
-    return os.environ.get("PROV_STRICT", "").lower() in ("1", "true", "yes", "on")
+    return env_flag("PROV_STRICT")
 
 
 def scan_entry_points(path: Sequence[str]) -> list[DiscoveredExtension]:
@@ -70,38 +73,49 @@ def scan_entry_points(path: Sequence[str]) -> list[DiscoveredExtension]:
         # most distributions are not plugins: skip them before parsing anything
         if not text or "[provisioning." not in text:
             continue
-        meta = dist.metadata
+        meta = dist.metadata  # parsed once: importlib.metadata does not cache it
         dist_name = meta["Name"] or "?"
         key = re.sub(r"[-_.]+", "-", dist_name).lower()
         if key in seen:  # a second copy further down the path is never imported
             continue
         seen.add(key)
-        eps = dist.entry_points
-        deps = {ep.name: ep.value for ep in eps.select(group=DEPENDENCIES_GROUP)}
-        version = meta["Version"] or "0"
-        common = {
-            "version": version,
-            "source": "entry-point",
-            "distribution": dist_name,
-            "description": meta["Summary"] or "",
-            "author": meta["Author"] or meta["Author-email"] or None,
-            "repository": _repository(meta),
-            "requires_core": core_requirement(dist.requires),
-        }
-        for ep in eps:
-            kind = _GROUPS.get(ep.group)
-            if kind is None:
-                continue
-            found.append(
-                DiscoveredExtension(
-                    kind=kind,
-                    name=ep.name,
-                    target=ep.value.strip(),
-                    dependencies=split_requirements(deps.get(ep.name, "")),
-                    **common,  # type: ignore[arg-type]
+        groups = _parse_entry_points(text)
+        deps = groups.get(DEPENDENCIES_GROUP, {})
+        requires = meta.get_all("Requires-Dist") or []
+        for group, kind in _GROUPS.items():
+            for name, value in groups.get(group, {}).items():
+                found.append(
+                    DiscoveredExtension(
+                        kind=kind,
+                        name=name,
+                        version=meta["Version"] or "0",
+                        source="entry-point",
+                        target=value,
+                        distribution=dist_name,
+                        description=meta["Summary"] or "",
+                        author=meta["Author"] or meta["Author-email"] or None,
+                        repository=_repository(meta),
+                        requires_core=core_requirement(requires),
+                        dependencies=split_requirements(deps.get(name, "")),
+                    )
                 )
-            )
     return found
+
+
+def _parse_entry_points(text: str) -> dict[str, dict[str, str]]:
+    """``entry_points.txt`` as group -> name -> value (the file was already read)."""
+    groups: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line[0] == "[" and line[-1] == "]":
+            current = groups.setdefault(line[1:-1].strip(), {})
+        elif current is not None and "=" in line:
+            name, _, value = line.partition("=")
+            current[name.strip()] = value.strip()
+    return groups
 
 
 def _repository(meta: md.PackageMetadata) -> str | None:
@@ -115,51 +129,72 @@ def _repository(meta: md.PackageMetadata) -> str | None:
     return str(meta["Home-page"] or "") or None
 
 
-def _path_key(path: Sequence[str]) -> list[object]:
-    key: list[object] = [_CACHE_FORMAT, sys.version, __version__]
-    for entry in path:
-        try:
-            key.append([entry, Path(entry or ".").stat().st_mtime_ns])
-        except OSError:
-            key.append([entry, None])
-    return key
-
-
 class _ScanCache:
-    """The entry-point scan on disk, valid while no ``sys.path`` entry changed."""
+    """The entry-point scan on disk, valid while no ``path`` entry changed.
+
+    One directory per scan, named by a digest of the key (the mtime of every
+    path entry, Python's and the core's versions): ``all.json`` holds every
+    entry, ``<kind>/<name>.json`` each name's, so resolving one name in a new
+    process reads one small file however many plugins are installed.  A scan
+    is written to a temporary directory and renamed into place, so readers
+    never see half of one.
+    """
 
     def __init__(self, path: Sequence[str]) -> None:
-        self.path = path
-        self.file = extensions_dir() / "scan-cache.json"
+        key: list[object] = [_CACHE_FORMAT, sys.version, __version__]
+        for entry in path:
+            try:
+                key.append([entry, Path(entry or ".").stat().st_mtime_ns])
+            except OSError:
+                key.append([entry, None])
+        digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:24]
+        self.parent = extensions_dir()
+        self.dir = self.parent / f"scan-{digest}"
 
-    def load(self) -> list[DiscoveredExtension] | None:
-        try:
-            data = json.loads(self.file.read_bytes())
-        except (OSError, ValueError):
-            return None
-        if data.get("key") != _path_key(self.path):
-            return None
-        try:
-            return converter.structure(data["entries"], list[DiscoveredExtension])
-        except Exception:  # a cache written by another version: rescan
-            return None
+    def load_all(self) -> list[DiscoveredExtension] | None:
+        return self._read(self.dir / "all.json")
 
-    def save(self, key: list[object], entries: list[DiscoveredExtension]) -> None:
+    def load_name(self, kind: str, name: str) -> list[DiscoveredExtension] | None:
+        """The entries for one name; [] when the scan has none, None without a scan."""
+        file = self._name_file(kind, name)
+        found = self._read(file)
+        if found is None and self.dir.is_dir() and not file.exists():
+            return []  # the scan is there and has no such name
+        return found
+
+    def save(self, entries: list[DiscoveredExtension]) -> None:
+        if self.dir.is_dir():
+            return
         try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=".scan-")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"key": key, "entries": converter.unstructure(entries)}, fh)
-            Path(tmp).replace(self.file)
+            self.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=self.parent, prefix=".scan-"))
+            groups: dict[Path, list[DiscoveredExtension]] = {}
+            for ext in entries:
+                groups.setdefault(self._name_file(ext.kind, ext.name, tmp), []).append(ext)
+            for file, group in groups.items():
+                file.parent.mkdir(exist_ok=True)
+                file.write_text(json.dumps(converter.unstructure(group)), encoding="utf-8")
+            (tmp / "all.json").write_text(
+                json.dumps(converter.unstructure(entries)), encoding="utf-8"
+            )
+            tmp.rename(self.dir)
         except OSError:
-            pass  # a read-only home only costs the next run a rescan
+            pass  # a read-only home, or a racing writer: the next run rescans
+        for old in self.parent.glob("*scan-*"):
+            if old != self.dir:
+                shutil.rmtree(old, ignore_errors=True)
 
+    def _name_file(self, kind: str, name: str, base: Path | None = None) -> Path:
+        return (base or self.dir) / str(kind) / (quote(name, safe="") + ".json")
 
-def _name_filter(variable: str) -> set[str] | None:
-    value = os.environ.get(variable)
-    if value is None or not value.strip():
-        return None
-    return {item.strip() for item in value.split(",") if item.strip()}
+    @staticmethod
+    def _read(file: Path) -> list[DiscoveredExtension] | None:
+        try:
+            data = json.loads(file.read_bytes())
+            # the key holds the core's version, so the fields are this version's
+            return [DiscoveredExtension(**entry) for entry in data]
+        except (OSError, ValueError, TypeError):
+            return None
 
 
 def _listed(ext: DiscoveredExtension, names: set[str]) -> bool:
@@ -167,6 +202,8 @@ def _listed(ext: DiscoveredExtension, names: set[str]) -> bool:
 
 
 def _best_first(group: list[DiscoveredExtension]) -> list[DiscoveredExtension]:
+    if len(group) == 1:
+        return group
     # ties first (a directory, then the distribution name), then the version;
     # Python's sort is stable, also in reverse, so the tie order survives
     group = sorted(group, key=lambda e: (e.source != "directory", e.distribution or ""))
@@ -183,7 +220,7 @@ class Discovery:
     def __init__(self, path: Sequence[str] | None = None, *, use_cache: bool | None = None) -> None:
         self._path = list(path) if path is not None else None
         if use_cache is None:
-            use_cache = os.environ.get("PROV_NO_SCAN_CACHE", "") in ("", "0")
+            use_cache = not env_flag("PROV_NO_SCAN_CACHE")
         self._use_cache = use_cache
         self._all: list[DiscoveredExtension] | None = None
         self._index: dict[tuple[str, str], list[DiscoveredExtension]] = {}
@@ -218,10 +255,19 @@ class Discovery:
         return list(self._problems)
 
     def candidates(self, kind: ExtensionType | str, name: str) -> list[DiscoveredExtension]:
-        """Every extension of ``kind`` called ``name``, best first, whatever its status."""
-        if self._all is None:
-            self._scan()
-        return self._index.get((kind, name), [])
+        """Every extension of ``kind`` called ``name``, best first, whatever its status.
+
+        Before a full scan, a valid scan cache answers for this one name
+        alone, so the cost does not grow with the number of plugins installed.
+        """
+        key = (kind, name)
+        if self._all is None and key not in self._index:
+            group = self._cached_name(kind, name)
+            if group is None:
+                self._scan()
+            else:
+                self._index[key] = group
+        return self._index.get(key, [])
 
     def available(self, kind: ExtensionType | str) -> dict[str, list[str]]:
         """Name -> versions of the usable extensions of ``kind``."""
@@ -258,9 +304,9 @@ class Discovery:
                 if ext.status == "ok":
                     return ext
             return found[0]
-        for ext in found:
-            if ext.version == version:
-                return ext
+        matching = [e for e in found if e.version == version]
+        if matching:
+            return next((e for e in matching if e.status == "ok"), matching[0])
         versions = ", ".join(e.version for e in found)
         raise ExtensionNotFound(
             f"version {version} is not available (available: {versions})",
@@ -271,61 +317,77 @@ class Discovery:
 
     # -- scanning ---------------------------------------------------------
 
+    def _search_path(self) -> list[str]:
+        return self._path if self._path is not None else list(sys.path)
+
     def _scan(self) -> list[DiscoveredExtension]:
         if self._all is not None:
             return self._all
         if self._fixed is not None:
+            self._problems = []
             self._all = self._classify(self._fixed)
             return self._all
-        path = self._path if self._path is not None else list(sys.path)
-        found = None
+        path = self._search_path()
         cache = _ScanCache(path) if self._use_cache else None
-        if cache is not None:
-            found = cache.load()
+        found = cache.load_all() if cache is not None else None
         self.cache_hit = found is not None
         if found is None:
-            key = _path_key(path)
             found = scan_entry_points(path)
             if cache is not None:
-                cache.save(key, found)
+                cache.save(found)
         registered, self._problems = registered_extensions()
         self._all = self._classify([*found, *registered])
         return self._all
 
+    def _cached_name(
+        self, kind: ExtensionType | str, name: str
+    ) -> list[DiscoveredExtension] | None:
+        if self._fixed is not None or not self._use_cache:
+            return None
+        found = _ScanCache(self._search_path()).load_name(str(kind), name)
+        if found is None:
+            return None
+        self.cache_hit = True
+        registered, _ = registered_extensions()
+        found += [e for e in registered if e.kind == kind and e.name == name]
+        allow, deny = env_names("PROV_LOAD_PLUGINS"), env_names("PROV_DISABLE_PLUGINS")
+        return self._settle([_check_one(e, allow, deny) for e in found])
+
     def _classify(self, found: Iterable[DiscoveredExtension]) -> list[DiscoveredExtension]:
-        allow = _name_filter("PROV_LOAD_PLUGINS")
-        deny = _name_filter("PROV_DISABLE_PLUGINS")
+        allow, deny = env_names("PROV_LOAD_PLUGINS"), env_names("PROV_DISABLE_PLUGINS")
         groups: dict[tuple[ExtensionType, str], list[DiscoveredExtension]] = {}
         for ext in found:
             groups.setdefault((ext.kind, ext.name), []).append(_check_one(ext, allow, deny))
         everything: list[DiscoveredExtension] = []
         index: dict[tuple[str, str], list[DiscoveredExtension]] = {}
         for key in sorted(groups, key=lambda k: (k[0].value, k[1])):
-            group = _best_first(groups[key])
-            if len(group) > 1:
-                group = self._settle_clash(group)
-            index[key] = group
-            everything.extend(group)
+            index[key] = self._settle(groups[key])
+            everything.extend(index[key])
         self._index = index
         return everything
 
-    def _settle_clash(self, group: list[DiscoveredExtension]) -> list[DiscoveredExtension]:
-        winner = group[0]
+    def _settle(self, group: list[DiscoveredExtension]) -> list[DiscoveredExtension]:
+        """Order one name's candidates best first; report and settle a clash."""
+        group = _best_first(group)
+        if len(group) <= 1:
+            return group
+        usable = [e for e in group if e.status == "ok"]
+        winner = usable[0] if usable else group[0]
         origins = "; ".join(e.origin for e in group)
         self._problems.append(
             f"{winner.kind} {winner.name!r} is provided {len(group)} times ({origins}); "
             f"{winner.origin} is used unless a version is asked for"
         )
-        settled = [winner]
-        seen_versions = {winner.version}
-        for ext in group[1:]:
-            settled_ext = ext
-            if ext.status == "ok" and ext.version in seen_versions:
-                settled_ext = attrs.evolve(
-                    ext, status="shadowed", reason=f"same name and version as {winner.origin}"
-                )
-            seen_versions.add(ext.version)
-            settled.append(settled_ext)
+        settled = []
+        first_of_version: dict[str, DiscoveredExtension] = {}
+        for ext in group:
+            if ext.status == "ok":
+                first = first_of_version.setdefault(ext.version, ext)
+                if first is not ext:
+                    ext = attrs.evolve(  # noqa: PLW2901 - the settled copy replaces it
+                        ext, status="shadowed", reason=f"same name and version as {first.origin}"
+                    )
+            settled.append(ext)
         return settled
 
 

@@ -74,7 +74,7 @@ class ServerNotFound(ProvisioningError):
         where = f" on provider {provider!r}" if provider else ""
         super().__init__(
             f"server {server_id!r} not found{where}",
-            hint="list servers with `prov server list` to see which exist",
+            hint="check the server id against the provider's list of servers",
         )
 
 

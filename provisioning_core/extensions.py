@@ -120,9 +120,9 @@ class Extension:
     __slots__ = (
         "_callers",
         "_defs",
-        "_spec_args",
         "_interceptors",
         "_label",
+        "_spec_args",
         "discovered",
         "implemented",
         "kind",
@@ -221,7 +221,8 @@ class Extension:
         return {**dict.fromkeys(spec), **kwargs}
 
     def _invoke(self, hook: str, caller: Any, kwargs: dict[str, Any]) -> Any:
-        if len(kwargs) != len(self._spec_args[hook]):
+        spec = self._spec_args[hook]
+        if len(kwargs) != len(spec) or not all(k in kwargs for k in spec):
             kwargs = self._complete(hook, kwargs)
         try:
             result = caller(**kwargs)
@@ -262,17 +263,12 @@ class Extension:
             hint=hint,
         )
 
-    def _unsupported(self, hook: str) -> ProvisioningError:
+    def _unsupported(self, hook: str) -> Exception:
         d = self.discovered
         definition = self._defs.get(hook)
-        if definition is None:
+        if definition is None:  # a bug in the caller, not in the plugin or the input
             known = ", ".join(self._defs)
-            return ExtensionNotFound(
-                f"there is no {self.kind} hook {hook!r}",
-                kind=d.kind,
-                name=d.name,
-                hint=f"{self.kind} hooks are: {known}",
-            )
+            return ValueError(f"there is no {self.kind} hook {hook!r}; {self.kind} hooks are: {known}")
         return CapabilityNotSupported(
             f"does not support {definition.capability} (no {hook} hook)",
             kind=d.kind,
@@ -342,7 +338,11 @@ class ExtensionManager:
             for (kind, name) in extensions
         ]
         manager = cls(discovery=Discovery.from_list(found), interceptors=interceptors)
-        manager._objects = {(ExtensionType(k), n): obj for (k, n), obj in extensions.items()}
+        manager._objects = {
+            # a class is instantiated, as it is when an entry point names one
+            (ExtensionType(k), n): obj() if isinstance(obj, type) else obj
+            for (k, n), obj in extensions.items()
+        }
         return manager
 
     # -- the seed's API -----------------------------------------------------
@@ -458,7 +458,9 @@ class ExtensionManager:
                 "strict mode (PROV_STRICT) refuses its warnings: " + "; ".join(found.warnings),
                 "fix the warnings, or unset PROV_STRICT",
             )
-        missing = missing_dependencies(found.dependencies, self.available_dependencies(found.kind))
+        missing = found.dependencies and missing_dependencies(
+            found.dependencies, self.available_dependencies(found.kind)
+        )
         if missing:
             error = _fail(
                 MissingDependency,

@@ -58,7 +58,8 @@ class ProviderSpec:
     def provider_info(self) -> ProviderInfo | dict[str, Any]:  # type: ignore[empty-body]
         """Describe the provider.
 
-        Called by ``prov plugin info`` and before the first operation of a run.
+        Called when a user asks about the provider and by validation, which
+        checks that it returns a well-formed record.
         Return a :class:`ProviderInfo` (or a dict with its keys).
         """
 
@@ -74,7 +75,7 @@ class ProviderSpec:
     def test_connection(self, settings: ProviderSettings) -> ConnectionResult:  # type: ignore[empty-body]
         """Reach the provider's API with ``settings`` and report whether it answers.
 
-        Called by ``prov server test-connection``.  Return a
+        Called when a user checks a provider's settings.  Return a
         :class:`ConnectionResult`; do not raise for a refused login, report it.
         """
 

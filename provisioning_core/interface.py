@@ -77,7 +77,14 @@ def inspect_hooks(kind: ExtensionType, obj: object) -> HookReport:
             )
             errors.append(f"hook {hook!r} is not a {kind.value} hook; {fix}")
             continue
-        args = _argnames(member)
+        args, defaulted = _argnames(member)
+        if defaulted:
+            errors.append(
+                f"hook {hook!r} gives {', '.join(repr(a) for a in defaulted)} a default value; "
+                "pluggy never passes arguments that have defaults, so the hook would always "
+                "see the default: remove it"
+            )
+            continue
         unknown = [a for a in args if a not in specs[hook]]
         if unknown:
             errors.append(
@@ -103,15 +110,20 @@ def _member(obj: object, attr_name: str) -> Any:
     return member
 
 
-def _argnames(func: Callable[..., Any]) -> tuple[str, ...]:
+def _argnames(func: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The arguments pluggy will pass, and those it will not because they have defaults."""
     try:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
-        return ()
-    return tuple(
-        p.name
+        return (), ()
+    named = [
+        p
         for p in params
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+    ]
+    return (
+        tuple(p.name for p in named if p.default is p.empty),
+        tuple(p.name for p in named if p.default is not p.empty),
     )
 
 

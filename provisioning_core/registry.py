@@ -128,7 +128,7 @@ def unregister_extension(name: str, kind: ExtensionType | str) -> None:
             "no registered directory provides it",
             kind=kind,
             name=name,
-            hint="list registrations with `prov plugin list --source directory`",
+            hint="see list_registered_extensions() for what is registered",
         )
     _save_registry(keep)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -53,24 +54,41 @@ _INFO_HOOK = {
 
 
 class _Report:
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix  # the extension's name when a directory holds several
         self.errors: list[str] = []
         self.warnings: list[str] = []
         self.checks = dict.fromkeys(CHECKS, "skipped")
 
-    def record(self, check: str, errors: list[str], warnings: list[str] = ()) -> bool:  # type: ignore[assignment]
-        self.errors += [f"{check}: {e}" for e in errors]
-        self.warnings += [f"{check}: {w}" for w in warnings]
-        self.checks[check] = "failed" if errors else "passed"
+    def record(self, check: str, errors: Sequence[str], warnings: Sequence[str] = ()) -> bool:
+        self.errors += [f"{self.prefix}{check}: {e}" for e in errors]
+        self.warnings += [f"{self.prefix}{check}: {w}" for w in warnings]
+        if errors:
+            self.checks[check] = "failed"
+        elif warnings and self.checks[check] != "failed":
+            self.checks[check] = "warning"
+        elif self.checks[check] == "skipped":
+            self.checks[check] = "passed"
         return not errors
 
-    def finish(self, strict: bool) -> ValidationReport:
-        if strict and self.warnings:
-            self.errors += [f"{w} (strict mode)" for w in self.warnings]
-            self.warnings = []
-        return ValidationReport(
-            valid=not self.errors, errors=self.errors, warnings=self.warnings, checks=self.checks
-        )
+
+def _finish(reports: Sequence[_Report], strict: bool) -> ValidationReport:
+    errors = [e for r in reports for e in r.errors]
+    warnings = [w for r in reports for w in r.warnings]
+    checks = dict.fromkeys(CHECKS, "skipped")
+    rank = {"skipped": 0, "passed": 1, "warning": 2, "failed": 3}
+    for report in reports:
+        for check, result in report.checks.items():
+            if rank[result] > rank[checks[check]]:
+                checks[check] = result
+    if strict:
+        errors += [f"{w} (strict mode)" for w in warnings]
+        warnings = []
+    # a check that only warned passed, unless strict mode counts warnings
+    checks = {
+        c: ("failed" if strict else "passed") if r == "warning" else r for c, r in checks.items()
+    }
+    return ValidationReport(valid=not errors, errors=errors, warnings=warnings, checks=checks)
 
 
 def validate_extension(
@@ -84,47 +102,52 @@ def validate_extension(
 
     A name is looked up like ``load_extension`` does; a directory (holding an
     ``extension.toml`` or a plugin's ``pyproject.toml``) is read directly and
-    need not be installed or registered.  Returns a :class:`ValidationReport`;
-    each error and warning starts with the check that found it, and
-    ``checks`` says which passed, failed or were skipped.  ``strict``
-    (default: ``PROV_STRICT``) counts warnings as errors.
+    need not be installed or registered; every extension of ``kind`` it
+    declares is checked.  Returns a :class:`ValidationReport`; each error and
+    warning starts with the check that found it, and ``checks`` says which
+    passed, failed or were skipped.  ``strict`` (default: ``PROV_STRICT``)
+    counts warnings as errors.  An extension whose core requirement excludes
+    this core is not imported.
     """
     kind = _kind(kind)
     strict = strict_mode() if strict is None else strict
     manager = manager or ExtensionManager(strict=False)
-    report = _Report()
-    found = _find(target, kind, manager.discovery, report)
-    if found is None:
-        return report.finish(strict)
-    _check_schema(found, report)
-    _check_version(found, report)
-    missing = missing_dependencies(found.dependencies, manager.available_dependencies(kind))
-    report.record("dependency", [f"needs {m}" for m in missing])
-    if report.checks["structure"] == "passed":
-        _check_interface(found, manager, report)
-    return report.finish(strict)
+    first = _Report()
+    found = _find(target, kind, manager.discovery, first)
+    if not found:
+        return _finish([first], strict)
+    reports = []
+    for ext in found:
+        report = _Report(f"{ext.name}: " if len(found) > 1 else "")
+        report.record("structure", _structure_problems(ext))
+        _check_schema(ext, report)
+        _check_version(ext, report)
+        missing = missing_dependencies(ext.dependencies, manager.available_dependencies(kind))
+        report.record("dependency", [f"needs {m}" for m in missing])
+        if report.checks["structure"] != "failed" and report.checks["version"] != "failed":
+            _check_interface(ext, manager, report)
+        reports.append(report)
+    return _finish([first, *reports], strict)
 
 
 def _find(
     target: str | os.PathLike[str], kind: ExtensionType, discovery: Discovery, report: _Report
-) -> DiscoveredExtension | None:
+) -> list[DiscoveredExtension]:
     text = os.fspath(target)
     if os.sep in text or text.startswith(".") or Path(text).is_dir():
         try:
-            found = read_directory(Path(text).expanduser().resolve(), kind)[0]
+            return read_directory(Path(text).expanduser().resolve(), kind)
         except ConfigError as exc:
-            report.record("structure", [exc.message, *exc.problems])
-            return None
-    else:
-        try:
-            found = discovery.resolve(kind, text)
-        except ProvisioningError as exc:
-            report.record("structure", [str(exc)])
-            return None
-        if found.status == "disabled":
-            report.warnings.append(f"structure: it is disabled ({found.reason})")
-    report.record("structure", _structure_problems(found))
-    return found
+            report.record("structure", [exc.message])
+            return []
+    try:
+        found = discovery.resolve(kind, text)
+    except ProvisioningError as exc:
+        report.record("structure", [str(exc)])
+        return []
+    if found.status == "disabled":
+        report.record("structure", [], [f"it is disabled ({found.reason})"])
+    return [found]
 
 
 def _structure_problems(found: DiscoveredExtension) -> list[str]:
@@ -132,6 +155,8 @@ def _structure_problems(found: DiscoveredExtension) -> list[str]:
     if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$", found.target):
         return [f"entry point {found.target!r} is not 'module' or 'module:attribute'"]
     top = module.split(".")[0]
+    if found.source == "memory":  # given as an object to make_test_instance
+        return []
     if found.source == "directory":
         root = Path(found.root or ".")
         if not ((root / f"{top}.py").is_file() or (root / top / "__init__.py").is_file()):
@@ -185,9 +210,24 @@ def _check_interface(
     # the info hook is data about the extension: check its shape as part of "schema"
     pm = build_plugin_manager(found.kind, plugin, f"{found.kind.value}:{found.name}")
     try:
-        info = getattr(pm.hook, info_hook)()
-        structure(info, HOOKS[found.kind][info_hook].result, what=f"the result of {info_hook}")
+        raw = getattr(pm.hook, info_hook)()
+        info = structure(
+            raw, HOOKS[found.kind][info_hook].result, what=f"the result of {info_hook}"
+        )
     except ProvisioningError as exc:
-        report.record("schema", [str(exc)])
+        report.record("schema", [exc.message])
+        return
     except Exception as exc:
         report.record("schema", [f"{info_hook} raised {type(exc).__name__}: {exc}"])
+        return
+    declared = getattr(info, "dependencies", None)
+    if declared is not None and sorted(declared) != sorted(found.dependencies):
+        report.record(
+            "dependency",
+            [],
+            [
+                (f"{info_hook} lists dependencies {declared} but the metadata declares "
+                f"{found.dependencies}; the metadata is what is checked before loading, "
+                "so keep the two the same")
+            ],
+        )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -136,31 +136,42 @@ def test_scan_cache_is_used_and_invalidated_by_an_install(tmp_path, monkeypatch,
     first = Discovery()
     assert {e.name for e in first.all()} == {"fixture", "buildkit"}
     assert first.cache_hit is False
-    assert (prov_home / "extensions" / "scan-cache.json").is_file()
+    (scan,) = (prov_home / "extensions").glob("scan-*")
+    assert (scan / "all.json").is_file()
+    assert (scan / "provider" / "fixture.json").is_file()
     second = Discovery()
     assert [e.name for e in second.all()] == [e.name for e in first.all()]
     assert second.cache_hit is True
+    # one name is answered from its own file, without the full scan
+    one = Discovery()
+    assert one.resolve("provider", "fixture").version == "1.0.0"
+    assert one.cache_hit is True
+    assert one._all is None
     # installing another distribution changes the site directory: rescan
     pip_install(site, DISTS / "taskservs")
     third = Discovery()
     assert "containerd" in {e.name for e in third.all()}
     assert third.cache_hit is False
+    assert [p.name for p in (prov_home / "extensions").glob("scan-*")] != [scan.name]
+    assert len(list((prov_home / "extensions").glob("scan-*"))) == 1  # the old scan is gone
+    assert Discovery().resolve("taskserv", "containerd").version == "1.5.0"
 
 
 def test_scan_cache_can_be_disabled_and_survives_corruption(installed, monkeypatch, prov_home):
     Discovery().all()
-    cache = prov_home / "extensions" / "scan-cache.json"
-    cache.write_text("{not json")
+    (scan,) = (prov_home / "extensions").glob("scan-*")
+    (scan / "all.json").write_text("{not json")
+    (scan / "provider" / "fixture.json").write_text('[{"kind": 1}]')
     again = Discovery()
+    assert again.resolve("provider", "fixture").version == "1.0.0"  # fell back to a scan
     assert again.all()
     assert again.cache_hit is False
-    json.loads(cache.read_text())  # rewritten whole
     monkeypatch.setenv("PROV_NO_SCAN_CACHE", "1")
-    cache.unlink()
+    shutil.rmtree(scan)
     uncached = Discovery()
     assert uncached.all()
     assert uncached.cache_hit is False
-    assert not cache.exists()
+    assert not list((prov_home / "extensions").glob("scan-*"))
 
 
 def test_refresh_sees_new_installs(tmp_path, monkeypatch):

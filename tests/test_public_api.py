@@ -28,7 +28,9 @@ def test_every_public_name_is_documented():
 
 def test_every_hook_is_documented_under_its_kind():
     text = (DOCS / "hooks.md").read_text()
-    sections = dict(re.findall(r"^## (\w+) hooks\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL))
+    sections = dict(
+        re.findall(r"^## (\w+) hooks\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    )
     for kind, hooks in HOOKS.items():
         section = sections.get(kind.value.capitalize(), "")
         missing = [h for h in hooks if f"### `{h}`" not in section]

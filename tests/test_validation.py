@@ -53,8 +53,10 @@ def test_warnings_and_strict_mode(installed):
     lenient = validate_extension("unmarked", "provider")
     assert lenient.valid
     assert any("get_plans() has the name of a hook but no @hookimpl" in w for w in lenient.warnings)
+    assert lenient.checks["interface"] == "passed"
     strict = validate_extension("unmarked", "provider", strict=True)
     assert not strict.valid
+    assert strict.checks["interface"] == "failed"
     assert any(e.endswith("(strict mode)") for e in strict.errors)
     nocore = validate_extension("nocore", "provider")
     assert any(
@@ -66,10 +68,18 @@ def test_directories_validate_without_being_installed(installed):
     report = validate_extension(DIRS / "mytask", "taskserv")
     assert report.valid, report.errors
     project = validate_extension(str(DISTS / "broken"), "provider")
-    # a project with several providers: the first one in its entry points is checked
-    assert project.checks["structure"] == "passed"
+    # a project with several providers: each is checked, errors name which
+    assert (
+        "misspelled: interface: hook 'create_sever' is not a provider hook; did you mean 'create_server'?"
+        in project.errors
+    )
+    assert any(e.startswith("bad-target: structure: entry point") for e in project.errors)
+    assert any(e.startswith("exits: interface: ") for e in project.errors)
+    assert not any(e.startswith("raising:") for e in project.errors)
     bad = validate_extension(DIRS / "badmanifest", "taskserv")
     assert not bad.valid
+    assert len(bad.errors) == 1  # one error holding each problem once
+    assert bad.errors[0].count("@ $.extension.version") == 1
     assert bad.checks["structure"] == "failed"
     assert bad.checks["interface"] == "skipped"
 
@@ -91,3 +101,50 @@ def test_a_malformed_info_hook_fails_schema(tmp_path):
     assert report.checks["schema"] == "failed"
     assert any("required field missing @ $.version" in e for e in report.errors), report.errors
     assert any("has no description" in w for w in report.warnings)
+
+
+def test_an_incompatible_plugin_is_not_imported_by_validation(installed):
+    report = validate_extension("incompatible", "provider")
+    assert report.checks["version"] == "failed"
+    assert report.checks["interface"] == "skipped"
+    assert not (installed / "prov_fixture_incompatible" / "provider.py.imported").exists()
+
+
+def test_info_dependencies_must_match_the_metadata(tmp_path):
+    plugin = tmp_path / "drift"
+    plugin.mkdir()
+    (plugin / "extension.toml").write_text(
+        '[extension]\nname = "drift"\nversion = "1.0"\nmodule = "drift"\n'
+        'requires-core = ">=0.1"\ndescription = "d"\n'
+    )
+    (plugin / "drift.py").write_text(
+        "from provisioning_core import hookimpl\n"
+        "@hookimpl\ndef taskserv_info():\n"
+        "    return {'name': 'drift', 'version': '1.0', 'dependencies': ['containerd>=1.6']}\n"
+        "@hookimpl\ndef install(check):\n    return {'changed': False}\n"
+        "@hookimpl\ndef uninstall(check):\n    return {'changed': False}\n"
+        "@hookimpl\ndef status(server):\n    return {'name': 'drift', 'installed': False}\n"
+    )
+    report = validate_extension(plugin, "taskserv")
+    assert report.valid
+    assert any("taskserv_info lists dependencies ['containerd>=1.6']" in w for w in report.warnings)
+
+
+def test_a_hook_argument_with_a_default_is_refused(tmp_path):
+    plugin = tmp_path / "defaults"
+    plugin.mkdir()
+    (plugin / "extension.toml").write_text(
+        '[extension]\nname = "defaults"\nversion = "1.0"\nmodule = "defaults"\nrequires-core = ">=0.1"\n'
+    )
+    (plugin / "defaults.py").write_text(
+        "from provisioning_core import hookimpl\n"
+        "@hookimpl\ndef create(config, check=False):\n    return None\n"
+        "@hookimpl\ndef delete(config, check):\n    return None\n"
+        "@hookimpl\ndef status(config):\n    return None\n"
+    )
+    report = validate_extension(plugin, "cluster")
+    assert any(
+        "hook 'create' gives 'check' a default value; pluggy never passes arguments that have defaults"
+        in e
+        for e in report.errors
+    ), report.errors

@@ -7,7 +7,6 @@ runs, so ``prov --help`` stays cheap however many plugins are installed.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
 
@@ -48,7 +47,7 @@ def plugin_list(kind: str | None, output: str | None) -> None:
     from provisioning_core.discovery import Discovery
 
     discovery = Discovery()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": e.name,
             "kind": e.kind.value,
@@ -68,6 +67,8 @@ def plugin_list(kind: str | None, output: str | None) -> None:
     for row in rows:
         if row["reason"]:
             click.echo(f"{row['kind']} {row['name']}: {row['reason']}", err=True)
+        for warning in row["warnings"]:
+            click.echo(f"warning: {row['kind']} {row['name']}: {warning}", err=True)
     for problem in discovery.problems:
         click.echo(f"warning: {problem}", err=True)
 
@@ -115,7 +116,9 @@ def main() -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except ProvisioningError as exc:
-        if os.environ.get("PROV_DEBUG") or "--debug" in sys.argv:
+        from provisioning_core.environ import env_flag
+
+        if env_flag("PROV_DEBUG") or "--debug" in sys.argv:
             raise
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
