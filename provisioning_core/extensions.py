@@ -268,7 +268,7 @@ class Extension:
         definition = self._defs.get(hook)
         if definition is None:  # a bug in the caller, not in the plugin or the input
             known = ", ".join(self._defs)
-            return ValueError(f"there is no {self.kind} hook {hook!r}; {self.kind} hooks are: {known}")
+            return ValueError(f"no {self.kind} hook is called {hook!r}; there are: {known}")
         return CapabilityNotSupported(
             f"does not support {definition.capability} (no {hook} hook)",
             kind=d.kind,

@@ -216,7 +216,7 @@ def test_missing_optional_hook_is_a_capability_message(installed):
         err.value
     )
     assert err.value.hook == "configure_firewall"
-    with pytest.raises(ValueError, match="there is no provider hook 'launch'"):
+    with pytest.raises(ValueError, match="no provider hook is called 'launch'"):
         ext.call("launch")
 
 
