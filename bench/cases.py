@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import compileall
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,7 +138,7 @@ def forget_sites(sites: Sites) -> None:
 
 
 def _prime(site: Path) -> None:
-    """Make the scan cache valid for ``site`` (there is one cache file per PROV_HOME)."""
+    """Make the scan cache valid for ``site`` (one scan directory per PROV_HOME)."""
     discovery = Discovery(path=[str(site)], use_cache=True)
     discovery.all()
     check = Discovery(path=[str(site)], use_cache=True)
@@ -147,10 +148,10 @@ def _prime(site: Path) -> None:
 
 
 def _drop_cache(site: Path) -> Callable[[], None]:
-    cache_file = _ScanCache([str(site)]).file
+    scan_dir = _ScanCache([str(site)]).dir
 
     def drop() -> None:
-        cache_file.unlink(missing_ok=True)
+        shutil.rmtree(scan_dir, ignore_errors=True)
 
     return drop
 

@@ -360,7 +360,7 @@ class Discovery:
             groups.setdefault((ext.kind, ext.name), []).append(_check_one(ext, allow, deny))
         everything: list[DiscoveredExtension] = []
         index: dict[tuple[str, str], list[DiscoveredExtension]] = {}
-        for key in sorted(groups, key=lambda k: (k[0].value, k[1])):
+        for key in sorted(groups):
             index[key] = self._settle(groups[key])
             everything.extend(index[key])
         self._index = index

@@ -120,6 +120,7 @@ class Extension:
     __slots__ = (
         "_callers",
         "_defs",
+        "_fast",
         "_interceptors",
         "_label",
         "_spec_args",
@@ -155,6 +156,12 @@ class Extension:
         self._defs: Mapping[str, HookDef] = HOOKS[self.kind]
         self._callers = {hook: getattr(plugin_manager.hook, hook) for hook in self.implemented}
         self._spec_args = spec_argnames(self.kind)
+        # per hook, what every call needs, looked up once: the spec's argument
+        # names (to spot an incomplete call) and the result type
+        self._fast = {
+            hook: (frozenset(self._spec_args[hook]), self._defs[hook].result)
+            for hook in self._callers
+        }
         self._interceptors = tuple(interceptors)
         self._label = f"{self.kind} {self.name!r}"
 
@@ -221,8 +228,8 @@ class Extension:
         return {**dict.fromkeys(spec), **kwargs}
 
     def _invoke(self, hook: str, caller: Any, kwargs: dict[str, Any]) -> Any:
-        spec = self._spec_args[hook]
-        if len(kwargs) != len(spec) or not all(k in kwargs for k in spec):
+        spec, result_type = self._fast[hook]
+        if kwargs.keys() != spec:
             kwargs = self._complete(hook, kwargs)
         try:
             result = caller(**kwargs)
@@ -235,8 +242,7 @@ class Extension:
                 "this is a bug in the plugin or its environment; run with --debug for the "
                 "traceback and report it to the plugin's author",
             ) from exc
-        result_type = self._defs[hook].result
-        if result_type is None:
+        if result_type is None or type(result) is result_type:
             return result
         if result is None:
             raise self._error(

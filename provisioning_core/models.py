@@ -63,14 +63,13 @@ class _StrEnum(str, enum.Enum):
     keys; hashing the value keeps them interchangeable.
     """
 
-    def __hash__(self) -> int:
-        return str.__hash__(self.value)
-
-    def __str__(self) -> str:
-        return str(self.value)
+    # a member *is* its value as a str, so str's own methods give the value,
+    # without the Enum attribute machinery (this sits on discovery's hot path)
+    __hash__ = str.__hash__
+    __str__ = str.__str__
 
     def __format__(self, spec: str) -> str:
-        return format(str(self.value), spec)
+        return str.__format__(self, spec)
 
 
 class ExtensionType(_StrEnum):

@@ -226,8 +226,10 @@ def _check_interface(
             "dependency",
             [],
             [
-                (f"{info_hook} lists dependencies {declared} but the metadata declares "
-                f"{found.dependencies}; the metadata is what is checked before loading, "
-                "so keep the two the same")
+                (
+                    f"{info_hook} lists dependencies {declared} but the metadata declares "
+                    f"{found.dependencies}; the metadata is what is checked before loading, "
+                    "so keep the two the same"
+                )
             ],
         )
