@@ -46,7 +46,6 @@ from provisioning_core.errors import (
 from provisioning_core.hookspecs import HOOKS, HookDef
 from provisioning_core.interface import build_plugin_manager, inspect_hooks, spec_argnames
 from provisioning_core.models import DiscoveredExtension, ExtensionMetadata, ExtensionType
-from provisioning_core.registry import _kind as normalize_kind
 
 __all__ = [
     "Extension",
@@ -385,7 +384,7 @@ class ExtensionManager:
 
     def reload_extension(self, kind: ExtensionType | str, name: str) -> Extension:
         """Forget ``kind``/``name``, rescan, re-import its code and load it again."""
-        kind = normalize_kind(kind)
+        kind = ExtensionType.of(kind)
         prefix = f"{kind}:{name}:"
         for key in [k for k in self._cache if k.startswith(prefix)]:
             ext = self._cache.pop(key)
@@ -403,7 +402,7 @@ class ExtensionManager:
 
     def _load(self, kind: ExtensionType | str, name: str, version: str | None) -> Extension:
         started = time.perf_counter()
-        kind = normalize_kind(kind)
+        kind = ExtensionType.of(kind)
         try:
             found = self.discovery.resolve(kind, name, version)
             key = f"{kind.value}:{name}:{found.version}"

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 from attrs import Factory, field, frozen
 
+from provisioning_core.errors import ConfigError
 from provisioning_core.secret import Secret
 
 __all__ = [
@@ -78,6 +79,17 @@ class ExtensionType(_StrEnum):
     PROVIDER = "provider"
     TASKSERV = "taskserv"
     CLUSTER = "cluster"
+
+    @classmethod
+    def of(cls, kind: ExtensionType | str) -> ExtensionType:
+        """``kind`` as an ExtensionType; a :class:`ConfigError` (exit 2) if it is none."""
+        try:
+            return cls(kind)
+        except ValueError:
+            allowed = ", ".join(k.value for k in cls)
+            raise ConfigError(
+                f"unknown extension kind {kind!r}", hint=f"use one of: {allowed}"
+            ) from None
 
     @property
     def group(self) -> str:

@@ -101,7 +101,7 @@ def register_extension(
     The directory is read (never imported) first, so a bad manifest is
     refused at once.  Registering the same directory again refreshes it.
     """
-    kind = _kind(kind)
+    kind = ExtensionType.of(kind)
     root = Path(path).expanduser().resolve()
     found = read_directory(root, kind)
     entries = [e for e in _load_registry() if not (e.kind == kind and e.path == str(root))]
@@ -112,7 +112,7 @@ def register_extension(
 
 def unregister_extension(name: str, kind: ExtensionType | str) -> None:
     """Forget the registered directory that provides extension ``name`` of ``kind``."""
-    kind = _kind(kind)
+    kind = ExtensionType.of(kind)
     entries = _load_registry()
     keep = []
     removed = False
@@ -137,7 +137,7 @@ def list_registered_extensions(
     kind: ExtensionType | str | None = None,
 ) -> list[RegisteredExtension]:
     """Every registered directory, of ``kind`` if given."""
-    wanted = None if kind is None else _kind(kind)
+    wanted = None if kind is None else ExtensionType.of(kind)
     return [e for e in _load_registry() if wanted is None or e.kind == wanted]
 
 
@@ -264,13 +264,3 @@ def _from_pyproject(root: Path, pyproject: Path, kind: ExtensionType) -> list[Di
         )
         for name, value in group.items()
     ]
-
-
-def _kind(kind: ExtensionType | str) -> ExtensionType:
-    try:
-        return ExtensionType(kind)
-    except ValueError:
-        allowed = ", ".join(k.value for k in ExtensionType)
-        raise ConfigError(
-            f"unknown extension kind {kind!r}", hint=f"use one of: {allowed}"
-        ) from None

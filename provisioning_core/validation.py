@@ -40,7 +40,7 @@ from provisioning_core.extensions import ExtensionManager
 from provisioning_core.hookspecs import HOOKS
 from provisioning_core.interface import build_plugin_manager, inspect_hooks
 from provisioning_core.models import DiscoveredExtension, ExtensionType, ValidationReport
-from provisioning_core.registry import _kind, read_directory
+from provisioning_core.registry import read_directory
 
 __all__ = ["validate_extension"]
 
@@ -109,7 +109,7 @@ def validate_extension(
     counts warnings as errors.  An extension whose core requirement excludes
     this core is not imported.
     """
-    kind = _kind(kind)
+    kind = ExtensionType.of(kind)
     strict = strict_mode() if strict is None else strict
     manager = manager or ExtensionManager(strict=False)
     first = _Report()
