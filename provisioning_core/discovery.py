@@ -7,18 +7,19 @@ Two sources feed discovery: entry points of installed distributions (groups
 ``entry_points.txt`` and ``METADATA`` of each distribution, the manifest of
 each directory.
 
-The entry-point scan is cached in ``$PROV_HOME/extensions/scan-cache.json``,
+The entry-point scan is cached under ``$PROV_HOME/extensions/scan-<digest>/``,
 keyed on the modification times of every ``sys.path`` entry: installing or
 removing any distribution changes its directory's mtime and so invalidates the
-cache.  ``PROV_NO_SCAN_CACHE=1`` disables it.
+cache.  ``PROV_NO_SCAN_CACHE=1`` disables it.  See :class:`_ScanCache`.
 
 Filters: ``PROV_LOAD_PLUGINS`` (allow-list) and ``PROV_DISABLE_PLUGINS``
 (deny-list), comma-separated names, each ``name`` or ``kind:name``.
 
 The same name from two sources: every candidate stays available by version;
-without a version the highest wins; at equal versions a registered directory
-beats an installed distribution, and between distributions the one whose name
-sorts first wins.  Losers are marked "shadowed" and the clash is reported.
+without a version the highest usable one wins; at equal versions a registered
+directory beats an installed distribution, and between distributions the one
+whose name sorts first wins.  A usable candidate that loses to another usable
+one of the same version is marked "shadowed"; every clash is reported.
 """
 
 from __future__ import annotations
@@ -154,12 +155,18 @@ class _ScanCache:
     def load_all(self) -> list[DiscoveredExtension] | None:
         return self._read(self.dir / "all.json")
 
+    def discard(self) -> None:
+        """Remove this scan (it was found damaged), so that it is written afresh."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+
     def load_name(self, kind: str, name: str) -> list[DiscoveredExtension] | None:
         """The entries for one name; [] when the scan has none, None without a scan."""
         file = self._name_file(kind, name)
         found = self._read(file)
-        if found is None and self.dir.is_dir() and not file.exists():
-            return []  # the scan is there and has no such name
+        if found is None and self.dir.is_dir():
+            if not file.exists():
+                return []  # the scan is there and has no such name
+            self.discard()
         return found
 
     def save(self, entries: list[DiscoveredExtension]) -> None:
@@ -331,6 +338,8 @@ class Discovery:
         cache = _ScanCache(path) if self._use_cache else None
         found = cache.load_all() if cache is not None else None
         self.cache_hit = found is not None
+        if found is None and cache is not None:
+            cache.discard()  # absent (a no-op) or damaged
         if found is None:
             found = scan_entry_points(path)
             if cache is not None:

@@ -337,7 +337,7 @@ class ExtensionManager:
                 name=name,
                 version=version,
                 source="memory",
-                target=name,
+                target="memory",  # the object is given, nothing is imported
                 requires_core="",
             )
             for (kind, name) in extensions

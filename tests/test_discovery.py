@@ -166,6 +166,10 @@ def test_scan_cache_can_be_disabled_and_survives_corruption(installed, monkeypat
     assert again.resolve("provider", "fixture").version == "1.0.0"  # fell back to a scan
     assert again.all()
     assert again.cache_hit is False
+    (scan,) = (prov_home / "extensions").glob("scan-*")  # the damaged scan was rewritten
+    healed = Discovery()
+    assert healed.resolve("provider", "fixture").version == "1.0.0"
+    assert healed.cache_hit is True
     monkeypatch.setenv("PROV_NO_SCAN_CACHE", "1")
     shutil.rmtree(scan)
     uncached = Discovery()

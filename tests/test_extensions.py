@@ -309,3 +309,43 @@ def test_make_test_instance_checks_hooks_without_scanning():
         broken.load_extension("taskserv", "broken")
     assert "did you mean 'install'?" in str(err.value)
     assert "required hook 'status' is not implemented" in str(err.value)
+
+
+def test_test_instances_take_hyphenated_names_and_classes():
+    class Provider:
+        @hookimpl
+        def create_server(self, config):
+            return {"id": "1", "hostname": config.hostname, "status": "creating"}
+
+        @hookimpl
+        def delete_server(self, server_id):
+            return None
+
+        @hookimpl
+        def list_servers(self):
+            return []
+
+        @hookimpl
+        def get_server_info(self, server_id):
+            return {"id": server_id, "hostname": "h", "status": "running"}
+
+        @hookimpl
+        def start_server(self, server_id):
+            return None
+
+        @hookimpl
+        def stop_server(self, server_id):
+            return None
+
+        @hookimpl
+        def reboot_server(self, server_id):
+            return None
+
+    manager = ExtensionManager.make_test_instance({("provider", "my-cloud"): Provider})
+    ext = manager.load_extension("provider", "my-cloud")
+    assert isinstance(ext.plugin, Provider)
+    assert ext.call("list_servers", settings=SETTINGS) == []
+    with pytest.raises(TypeError, match=r"missing arguments \['server_id'\]"):
+        ext.call("get_server_info", settings=SETTINGS)
+    with pytest.raises(TypeError, match=r"unknown arguments \['sever_id'\]"):
+        ext.call("get_server_info", settings=SETTINGS, sever_id="x")

@@ -21,11 +21,10 @@ _KINDS = ("provider", "taskserv", "cluster")
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="prov")
-@click.option("--debug", is_flag=True, envvar="PROV_DEBUG", help="Show tracebacks on errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors (also PROV_DEBUG=1).")
+def cli(debug: bool) -> None:
     """Provision servers, services and clusters through plugins."""
-    ctx.obj = {"debug": debug}
+    # read by main() from sys.argv: an error may come before click parses anything
 
 
 @cli.group()

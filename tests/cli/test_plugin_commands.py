@@ -56,3 +56,13 @@ def test_plugin_validate_exit_codes(installed):
     assert "did you mean 'create_server'?" in bad.stderr
     usage = runner.invoke(cli, ["plugin", "validate", "fixture", "--kind", "widget"])
     assert usage.exit_code == 2
+
+
+def test_any_prov_debug_value_is_accepted(installed, prov_home):
+    env = {**os.environ, "PYTHONPATH": str(installed), "PROV_HOME": str(prov_home)}
+    args = [sys.executable, "-m", "provisioning_core", "plugin", "list", "-o", "json"]
+    for value in ("enabled", "0", "1"):
+        done = subprocess.run(
+            args, env={**env, "PROV_DEBUG": value}, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr  # PROV_DEBUG is never a usage error
