@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -22,15 +22,13 @@ __all__ = [
     "CORE_DISTRIBUTION",
     "check_core_compatibility",
     "core_requirement",
+    "extension_requirements",
     "missing_dependencies",
-    "split_requirements",
 ]
 
 CORE_DISTRIBUTION = "provisioning-core"
 
-# a requirement starts with a name; a piece that starts with an operator
-# continues the previous requirement's specifier ("containerd>=1.6,<2")
-_STARTS_WITH_NAME = re.compile(r"^\s*[A-Za-z0-9]")
+_PLUGIN_DISTRIBUTION = re.compile(r"^provisioning-(provider|taskserv|cluster)-")
 
 
 def core_requirement(requires: Iterable[str] | None) -> str | None:
@@ -67,20 +65,32 @@ def check_core_compatibility(specifier: str | None, core_version: str = __versio
     return f"it needs provisioning-core{spec} but provisioning-core {core_version} is running"
 
 
-def split_requirements(value: str) -> list[str]:
-    """Split a comma-separated list of requirement strings.
+def extension_requirements(
+    requires: Iterable[str] | None, plugin_distributions: Collection[str] = ()
+) -> list[str]:
+    """The requirements in ``requires`` (``Requires-Dist``) that name other plugins.
 
-    ``"containerd>=1.6,<2, etcd"`` gives ``["containerd>=1.6,<2", "etcd"]``.
+    A requirement names a plugin when its distribution is one of
+    ``plugin_distributions`` (those known to provide extensions) or is called
+    ``provisioning-<kind>-<name>``.  The core itself, and requirements behind
+    markers that do not hold here, are left out.  Each is returned as written,
+    without its marker.
     """
-    parts: list[str] = []
-    for piece in value.split(","):
-        if not piece.strip():
+    known = {canonicalize_name(d) for d in plugin_distributions}
+    found = []
+    for line in requires or ():
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
             continue
-        if parts and not _STARTS_WITH_NAME.match(piece):
-            parts[-1] = f"{parts[-1]},{piece.strip()}"
-        else:
-            parts.append(piece.strip())
-    return parts
+        name = canonicalize_name(req.name)
+        if name == CORE_DISTRIBUTION:
+            continue
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        if name in known or _PLUGIN_DISTRIBUTION.match(name):
+            found.append(line.split(";", 1)[0].strip())
+    return found
 
 
 def invalid_requirements(requirements: Sequence[str]) -> list[str]:
@@ -95,15 +105,21 @@ def invalid_requirements(requirements: Sequence[str]) -> list[str]:
 
 
 def missing_dependencies(
-    requirements: Sequence[str], available: Mapping[str, Sequence[str]]
+    requirements: Sequence[str],
+    available: Mapping[str, Sequence[str]],
+    unusable: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Every requirement not met by ``available`` (name -> versions), explained.
 
-    Returns lines such as ``"containerd>=1.6 (not installed)"`` or
-    ``"containerd>=1.6 (available: 1.5.2)"``; empty when all are met.
+    ``unusable`` maps names that are installed but cannot be used to why
+    (disabled, incompatible).  Returns lines such as
+    ``"containerd>=1.6 (not installed)"``, ``"containerd>=1.6 (available:
+    1.5.2)"`` or ``"containerd>=1.6 (installed but disabled: ...)"``; empty
+    when all are met.
     """
     missing = []
     by_name = {canonicalize_name(k): v for k, v in available.items()}
+    why_not = {canonicalize_name(k): v for k, v in (unusable or {}).items()}
     for text in requirements:
         try:
             req = Requirement(text)
@@ -112,7 +128,8 @@ def missing_dependencies(
             continue
         versions = by_name.get(canonicalize_name(req.name))
         if not versions:
-            missing.append(f"{text} (not installed)")
+            reason = why_not.get(canonicalize_name(req.name))
+            missing.append(f"{text} ({'installed but ' + reason if reason else 'not installed'})")
             continue
         if not any(_satisfies(req.specifier, v) for v in versions):
             missing.append(f"{text} (available: {', '.join(versions)})")

@@ -28,6 +28,7 @@ import difflib
 import hashlib
 import importlib.metadata as md
 import json
+import os
 import re
 import shutil
 import sys
@@ -37,13 +38,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import attrs
+from packaging.utils import canonicalize_name
 
 from provisioning_core._version import __version__
 from provisioning_core.compat import (
     check_core_compatibility,
     core_requirement,
+    extension_requirements,
     invalid_requirements,
-    split_requirements,
     version_key,
 )
 from provisioning_core.convert import converter
@@ -51,7 +53,7 @@ from provisioning_core.environ import env_flag, env_names
 from provisioning_core.errors import ExtensionNotFound
 from provisioning_core.models import DiscoveredExtension, ExtensionType
 from provisioning_core.paths import extensions_dir
-from provisioning_core.registry import DEPENDENCIES_GROUP, registered_extensions
+from provisioning_core.registry import registered_extensions
 
 __all__ = ["Discovery", "scan_entry_points", "strict_mode"]
 
@@ -65,42 +67,60 @@ def strict_mode() -> bool:
     return env_flag("PROV_STRICT")
 
 
-def scan_entry_points(path: Sequence[str]) -> list[DiscoveredExtension]:
-    """Every extension entry point of the distributions on ``path``, unclassified."""
-    found: list[DiscoveredExtension] = []
+def scan_entry_points(
+    path: Sequence[str], problems: list[str] | None = None
+) -> list[DiscoveredExtension]:
+    """Every extension entry point of the distributions on ``path``, unclassified.
+
+    A distribution whose metadata cannot be read is skipped and described in
+    ``problems``; it never stops the scan.
+    """
+    plugins: list[tuple[md.PackageMetadata, dict[str, dict[str, str]]]] = []
     seen: set[str] = set()
     for dist in md.distributions(path=list(path)):
-        text = dist.read_text("entry_points.txt")
-        # most distributions are not plugins: skip them before parsing anything
-        if not text or "[provisioning." not in text:
-            continue
-        meta = dist.metadata  # parsed once: importlib.metadata does not cache it
-        dist_name = meta["Name"] or "?"
-        key = re.sub(r"[-_.]+", "-", dist_name).lower()
-        if key in seen:  # a second copy further down the path is never imported
-            continue
-        seen.add(key)
-        groups = _parse_entry_points(text)
-        deps = groups.get(DEPENDENCIES_GROUP, {})
+        try:
+            text = dist.read_text("entry_points.txt")
+            # most distributions are not plugins: skip them before parsing anything
+            if not text or "[provisioning." not in text:
+                continue
+            meta = dist.metadata  # parsed once: importlib.metadata does not cache it
+            key = canonicalize_name(_field(meta, "Name") or "?")
+            if key in seen:  # a second copy further down the path is never imported
+                continue
+            seen.add(key)
+            plugins.append((meta, _parse_entry_points(text)))
+        except Exception as exc:  # one unreadable distribution must not hide the others
+            if problems is not None:
+                where = getattr(dist, "_path", "a distribution")
+                problems.append(f"cannot read the metadata of {where}: {exc}")
+    found: list[DiscoveredExtension] = []
+    for meta, groups in plugins:
         requires = meta.get_all("Requires-Dist") or []
+        dependencies = extension_requirements(requires, seen)
         for group, kind in _GROUPS.items():
             for name, value in groups.get(group, {}).items():
                 found.append(
                     DiscoveredExtension(
                         kind=kind,
                         name=name,
-                        version=meta["Version"] or "0",
+                        version=_field(meta, "Version") or "0",
                         source="entry-point",
                         target=value,
-                        distribution=dist_name,
-                        description=meta["Summary"] or "",
-                        author=meta["Author"] or meta["Author-email"] or None,
+                        distribution=_field(meta, "Name"),
+                        description=_field(meta, "Summary") or "",
+                        author=_field(meta, "Author") or _field(meta, "Author-email") or None,
                         repository=_repository(meta),
                         requires_core=core_requirement(requires),
-                        dependencies=split_requirements(deps.get(name, "")),
+                        dependencies=list(dependencies),
                     )
                 )
     return found
+
+
+def _field(meta: md.PackageMetadata, name: str) -> str | None:
+    # get_all, not meta[name]: a missing field is deprecated there from 3.12
+    values = meta.get_all(name)
+    return str(values[0]) if values else None
 
 
 def _parse_entry_points(text: str) -> dict[str, dict[str, str]]:
@@ -127,7 +147,7 @@ def _repository(meta: md.PackageMetadata) -> str | None:
     for label in ("repository", "source", "source code", "homepage"):
         if label in urls:
             return urls[label]
-    return str(meta["Home-page"] or "") or None
+    return str(_field(meta, "Home-page") or "") or None
 
 
 class _ScanCache:
@@ -144,9 +164,10 @@ class _ScanCache:
     def __init__(self, path: Sequence[str]) -> None:
         key: list[object] = [_CACHE_FORMAT, sys.version, __version__]
         for entry in path:
+            entry = os.fspath(entry) if isinstance(entry, (str, os.PathLike)) else ""  # noqa: PLW2901
             try:
                 key.append([entry, Path(entry or ".").stat().st_mtime_ns])
-            except OSError:
+            except (OSError, ValueError):
                 key.append([entry, None])
         digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:24]
         self.parent = extensions_dir()
@@ -340,11 +361,13 @@ class Discovery:
         self.cache_hit = found is not None
         if found is None and cache is not None:
             cache.discard()  # absent (a no-op) or damaged
+        scan_problems: list[str] = []
         if found is None:
-            found = scan_entry_points(path)
-            if cache is not None:
+            found = scan_entry_points(path, scan_problems)
+            if cache is not None and not scan_problems:
                 cache.save(found)
         registered, self._problems = registered_extensions()
+        self._problems += scan_problems
         self._all = self._classify([*found, *registered])
         return self._all
 

@@ -232,9 +232,9 @@ class Extension:
             kwargs = self._complete(hook, kwargs)
         try:
             result = caller(**kwargs)
-        except ProvisioningError:
+        except (ProvisioningError, KeyboardInterrupt, GeneratorExit):
             raise
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit from a plugin must not end the host
             raise self._error(
                 f"{hook} raised {type(exc).__name__}: {exc}",
                 hook,
@@ -463,15 +463,16 @@ class ExtensionManager:
                 "strict mode (PROV_STRICT) refuses its warnings: " + "; ".join(found.warnings),
                 "fix the warnings, or unset PROV_STRICT",
             )
-        missing = found.dependencies and missing_dependencies(
-            found.dependencies, self.available_dependencies(found.kind)
-        )
+        missing = self.missing_dependencies(found)
         if missing:
             error = _fail(
                 MissingDependency,
                 found,
                 "needs extensions that are not available: " + "; ".join(missing),
-                "install or upgrade the listed extensions",
+                "install or upgrade them: pip install "
+                + " ".join(repr(m.split(" (", 1)[0]) for m in missing)
+                if found.source == "entry-point"
+                else "install, enable or upgrade the extensions listed",
             )
             error.missing = missing
             raise error
@@ -486,8 +487,8 @@ class ExtensionManager:
                 "fix the hooks (see docs/hooks.md), or report this to the plugin's author",
             )
         try:
-            pm = build_plugin_manager(found.kind, plugin, f"{found.kind.value}:{found.name}")
-        except pluggy.PluginValidationError as exc:
+            pm = build_plugin_manager(found.kind, report, f"{found.kind.value}:{found.name}")
+        except Exception as exc:
             message = f"does not fit the hook contract: {exc}"
             raise _fail(ExtensionLoadError, found, message, "see docs/hooks.md") from None
         module_file = getattr(module, "__file__", None)
@@ -497,10 +498,43 @@ class ExtensionManager:
     def available_dependencies(self, kind: ExtensionType) -> dict[str, list[str]]:
         """Name -> versions of what extensions of ``kind`` may depend on.
 
-        Clusters are made of taskservs; every other kind depends on its own kind.
+        Extension names of the kind depended on (clusters are made of
+        taskservs; every other kind depends on its own kind) and the names of
+        every plugin distribution, as ``Requires-Dist`` names them.
         """
-        return self.discovery.available(
-            ExtensionType.TASKSERV if kind is ExtensionType.CLUSTER else kind
+        pool: dict[str, list[str]] = {}
+        wanted = ExtensionType.TASKSERV if kind is ExtensionType.CLUSTER else kind
+        for ext in self.discovery.all():
+            if ext.status != "ok":
+                continue
+            if ext.kind is wanted:
+                pool.setdefault(ext.name, []).append(ext.version)
+            if ext.distribution and ext.version not in pool.get(ext.distribution, []):
+                pool.setdefault(ext.distribution, []).append(ext.version)
+        return pool
+
+    def unusable_dependencies(self, kind: ExtensionType) -> dict[str, str]:
+        """Name -> why, for extensions (and distributions) installed but not usable."""
+        wanted = ExtensionType.TASKSERV if kind is ExtensionType.CLUSTER else kind
+        reasons: dict[str, str] = {}
+        for ext in self.discovery.all():
+            if ext.status in ("ok", "shadowed"):
+                continue
+            why = f"{ext.status}: {ext.reason}"
+            if ext.kind is wanted:
+                reasons.setdefault(ext.name, why)
+            if ext.distribution:
+                reasons.setdefault(ext.distribution, why)
+        return reasons
+
+    def missing_dependencies(self, found: DiscoveredExtension) -> list[str]:
+        """The dependencies of ``found`` that are not met here, each explained."""
+        if not found.dependencies:
+            return []
+        return missing_dependencies(
+            found.dependencies,
+            self.available_dependencies(found.kind),
+            self.unusable_dependencies(found.kind),
         )
 
     def import_plugin(self, found: DiscoveredExtension) -> tuple[object, ModuleType]:
@@ -545,7 +579,9 @@ def import_plugin(found: DiscoveredExtension) -> tuple[object, ModuleType]:
             plugin = getattr(plugin, part)
         if isinstance(plugin, type):
             plugin = plugin()
-    except (Exception, SystemExit) as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit or worse from a plugin's import
         fix = (
             f"reinstall it (pip install --force-reinstall {found.distribution})"
             if found.distribution

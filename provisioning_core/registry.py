@@ -33,7 +33,7 @@ from typing import Any
 
 from attrs import frozen
 
-from provisioning_core.compat import core_requirement, split_requirements
+from provisioning_core.compat import core_requirement, extension_requirements
 from provisioning_core.convert import structure, unstructure
 from provisioning_core.errors import ConfigError, ExtensionNotFound
 from provisioning_core.models import DiscoveredExtension, ExtensionMetadata, ExtensionType
@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 MANIFEST = "extension.toml"
-DEPENDENCIES_GROUP = "provisioning.dependencies"
 
 
 @frozen
@@ -245,7 +244,6 @@ def _from_pyproject(root: Path, pyproject: Path, kind: ExtensionType) -> list[Di
             hint="set version in pyproject.toml, or install the plugin instead",
         )
     code_root = root / "src" if (root / "src").is_dir() else root
-    deps = entry_points.get(DEPENDENCIES_GROUP, {})
     authors = project.get("authors") or [{}]
     urls = project.get("urls", {})
     return [
@@ -260,7 +258,7 @@ def _from_pyproject(root: Path, pyproject: Path, kind: ExtensionType) -> list[Di
             author=authors[0].get("name") or authors[0].get("email"),
             repository=urls.get("Repository") or urls.get("Source") or urls.get("Homepage"),
             requires_core=core_requirement(project.get("dependencies", [])),
-            dependencies=split_requirements(deps.get(name, "")),
+            dependencies=extension_requirements(project.get("dependencies", [])),
         )
         for name, value in group.items()
     ]

@@ -31,7 +31,6 @@ from packaging.version import InvalidVersion, Version
 from provisioning_core.compat import (
     check_core_compatibility,
     invalid_requirements,
-    missing_dependencies,
 )
 from provisioning_core.convert import structure
 from provisioning_core.discovery import Discovery, strict_mode
@@ -122,8 +121,7 @@ def validate_extension(
         report.record("structure", _structure_problems(ext))
         _check_schema(ext, report)
         _check_version(ext, report)
-        missing = missing_dependencies(ext.dependencies, manager.available_dependencies(kind))
-        report.record("dependency", [f"needs {m}" for m in missing])
+        report.record("dependency", [f"needs {m}" for m in manager.missing_dependencies(ext)])
         if report.checks["structure"] != "failed" and report.checks["version"] != "failed":
             _check_interface(ext, manager, report)
         reports.append(report)
@@ -208,28 +206,17 @@ def _check_interface(
     if info_hook not in hooks.implemented:
         return
     # the info hook is data about the extension: check its shape as part of "schema"
-    pm = build_plugin_manager(found.kind, plugin, f"{found.kind.value}:{found.name}")
+    try:
+        pm = build_plugin_manager(found.kind, hooks, f"{found.kind.value}:{found.name}")
+    except Exception as exc:
+        report.record("interface", [f"pluggy refuses its hooks: {exc}"])
+        return
     try:
         raw = getattr(pm.hook, info_hook)()
-        info = structure(
-            raw, HOOKS[found.kind][info_hook].result, what=f"the result of {info_hook}"
-        )
+        structure(raw, HOOKS[found.kind][info_hook].result, what=f"the result of {info_hook}")
     except ProvisioningError as exc:
         report.record("schema", [exc.message])
-        return
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
         report.record("schema", [f"{info_hook} raised {type(exc).__name__}: {exc}"])
-        return
-    declared = getattr(info, "dependencies", None)
-    if declared is not None and sorted(declared) != sorted(found.dependencies):
-        report.record(
-            "dependency",
-            [],
-            [
-                (
-                    f"{info_hook} lists dependencies {declared} but the metadata declares "
-                    f"{found.dependencies}; the metadata is what is checked before loading, "
-                    "so keep the two the same"
-                )
-            ],
-        )

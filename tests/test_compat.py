@@ -3,8 +3,8 @@ from __future__ import annotations
 from provisioning_core.compat import (
     check_core_compatibility,
     core_requirement,
+    extension_requirements,
     missing_dependencies,
-    split_requirements,
 )
 
 
@@ -25,19 +25,32 @@ def test_core_compatibility_messages():
     assert check_core_compatibility("<0.2", "0.2.0rc1") is not None
 
 
-def test_split_keeps_specifier_commas_together():
-    assert split_requirements("containerd>=1.6,<2, etcd , x==1") == [
-        "containerd>=1.6,<2",
-        "etcd",
-        "x==1",
+def test_extension_requirements_are_the_requires_dist_naming_plugins():
+    requires = [
+        "provisioning-core>=0.1",
+        "attrs>=20",
+        "acme-containerd>=1.6,<2",
+        "provisioning-taskserv-etcd>=3.5",
+        "provisioning-taskserv-windows; sys_platform == 'nonexistent'",
+        "Provisioning_Provider_Local ; python_version >= '3'",
+        "not a requirement!",
     ]
-    assert split_requirements("") == []
+    assert extension_requirements(requires, {"Acme_Containerd"}) == [
+        "acme-containerd>=1.6,<2",
+        "provisioning-taskserv-etcd>=3.5",
+        "Provisioning_Provider_Local",
+    ]
+    assert extension_requirements(None) == []
 
 
 def test_every_missing_dependency_is_explained():
     available = {"containerd": ["1.5.2", "1.4.0"], "Runc": ["1.1"]}
-    assert missing_dependencies(["containerd>=1.6", "etcd", "runc>=1", "bad req!"], available) == [
+    unusable = {"crun": "disabled: listed in PROV_DISABLE_PLUGINS"}
+    assert missing_dependencies(
+        ["containerd>=1.6", "etcd", "runc>=1", "bad req!", "crun"], available, unusable
+    ) == [
         "containerd>=1.6 (available: 1.5.2, 1.4.0)",
         "etcd (not installed)",
         "bad req! (not a valid requirement)",
+        "crun (installed but disabled: listed in PROV_DISABLE_PLUGINS)",
     ]

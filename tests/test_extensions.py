@@ -25,6 +25,7 @@ from provisioning_core import (
     ServerStatus,
     TransientError,
     hookimpl,
+    validate_extension,
 )
 
 SETTINGS = ProviderSettings("fixture")
@@ -39,7 +40,8 @@ def test_manager_needs_no_arguments_and_loads_a_plugin(installed):
     assert ext.metadata.extension_type is ExtensionType.PROVIDER
     assert ext.path == installed / "prov_fixture_good"
     assert ext.loaded_at.tzinfo is timezone.utc
-    assert ext.plugin_manager.get_plugin("provider:fixture") is ext.plugin
+    registered = ext.plugin_manager.get_plugin("provider:fixture")
+    assert registered.create_server.__module__ == "prov_fixture_good.provider"
 
 
 def test_cache_hits_and_metrics(installed):
@@ -155,13 +157,25 @@ def test_missing_dependencies_are_all_listed(installed):
     with pytest.raises(MissingDependency) as err:
         manager.load_extension("taskserv", "kubernetes")
     assert err.value.missing == [
-        "containerd>=1.6 (available: 1.5.0)",
-        "etcd>=3.5,<4 (not installed)",
+        "prov-fixture-containerd>=1.6 (available: 1.5.0)",
+        "provisioning-taskserv-etcd<4,>=3.5 (not installed)",
     ]
-    assert "prov-fixture-taskservs 1.5.0" in str(err.value)
+    assert "prov-fixture-kubernetes 1.5.0" in str(err.value)
+    assert "pip install 'prov-fixture-containerd>=1.6' 'provisioning-taskserv-etcd<4,>=3.5'" in str(
+        err.value
+    )
     assert manager.load_extension("taskserv", "buildkit").name == "buildkit"
     # cluster dependencies are taskservs
     assert manager.available_dependencies(ExtensionType.CLUSTER)["containerd"] == ["1.5.0"]
+
+
+def test_a_disabled_dependency_is_not_called_missing(installed, monkeypatch):
+    monkeypatch.setenv("PROV_DISABLE_PLUGINS", "containerd")
+    with pytest.raises(MissingDependency) as err:
+        ExtensionManager().load_extension("taskserv", "buildkit")
+    assert err.value.missing == [
+        "prov-fixture-containerd>=1.0 (installed but disabled: listed in PROV_DISABLE_PLUGINS)"
+    ]
 
 
 def test_disabled_plugin_says_how_to_enable_it(installed, monkeypatch):
@@ -349,3 +363,12 @@ def test_test_instances_take_hyphenated_names_and_classes():
         ext.call("get_server_info", settings=SETTINGS)
     with pytest.raises(TypeError, match=r"unknown arguments \['sever_id'\]"):
         ext.call("get_server_info", settings=SETTINGS, sever_id="x")
+
+
+@pytest.mark.parametrize("name", ["nasty-module", "nasty-class"])
+def test_raising_attributes_and_sys_exit_stay_inside_the_plugin(installed, name):
+    ext = ExtensionManager().load_extension("provider", name)
+    assert ext.implements("list_servers")
+    with pytest.raises(PluginCallError, match="list_servers raised SystemExit: 4"):
+        ext.call("list_servers", settings=SETTINGS)
+    assert validate_extension(name, "provider").valid
