@@ -38,7 +38,9 @@ def _structure_secret(value: Any, _: type) -> Secret:
 def _structure_datetime(value: Any, _: type) -> datetime:
     if isinstance(value, datetime):
         return value
-    return datetime.fromisoformat(str(value))
+    text = str(value)
+    # Python 3.10's fromisoformat does not read the "Z" that APIs send
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
 
 
 def _attrs_hook_factory(cls: type[Any]) -> Any:

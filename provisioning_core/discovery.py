@@ -55,16 +55,11 @@ from provisioning_core.models import DiscoveredExtension, ExtensionType
 from provisioning_core.paths import extensions_dir
 from provisioning_core.registry import registered_extensions
 
-__all__ = ["Discovery", "scan_entry_points", "strict_mode"]
+__all__ = ["Discovery", "scan_entry_points"]
 
 _GROUPS = {k.group: k for k in ExtensionType}
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
 _CACHE_FORMAT = 1
-
-
-def strict_mode() -> bool:
-    """Whether ``PROV_STRICT`` asks for warnings to be treated as errors."""
-    return env_flag("PROV_STRICT")
 
 
 def scan_entry_points(
@@ -169,9 +164,12 @@ class _ScanCache:
                 key.append([entry, Path(entry or ".").stat().st_mtime_ns])
             except (OSError, ValueError):
                 key.append([entry, None])
+        # environments sharing one home (venvs, interpreters) keep a scan each
+        env = hashlib.sha256(f"{sys.prefix}\0{sys.executable}".encode()).hexdigest()[:12]
         digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:24]
         self.parent = extensions_dir()
-        self.dir = self.parent / f"scan-{digest}"
+        self.prefix = f"scan-{env}-"
+        self.dir = self.parent / f"{self.prefix}{digest}"
 
     def load_all(self) -> list[DiscoveredExtension] | None:
         return self._read(self.dir / "all.json")
@@ -188,7 +186,8 @@ class _ScanCache:
             if not file.exists():
                 return []  # the scan is there and has no such name
             self.discard()
-        return found
+        # on a case-insensitive file system Foo.json is foo.json
+        return None if found is None else [e for e in found if e.name == name]
 
     def save(self, entries: list[DiscoveredExtension]) -> None:
         if self.dir.is_dir():
@@ -208,7 +207,7 @@ class _ScanCache:
             tmp.rename(self.dir)
         except OSError:
             pass  # a read-only home, or a racing writer: the next run rescans
-        for old in self.parent.glob("*scan-*"):
+        for old in self.parent.glob(f"{self.prefix}*"):  # this environment's older scans
             if old != self.dir:
                 shutil.rmtree(old, ignore_errors=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["env_flag", "env_names"]
+__all__ = ["env_flag", "env_names", "strict_mode"]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -17,6 +17,11 @@ def env_flag(name: str) -> bool:
     a typo errs on the side of the switch the user reached for.
     """
     return os.environ.get(name, "").strip().lower() not in _FALSE
+
+
+def strict_mode() -> bool:
+    """Whether ``PROV_STRICT`` asks for warnings to be treated as errors."""
+    return env_flag("PROV_STRICT")
 
 
 def env_names(name: str) -> set[str] | None:

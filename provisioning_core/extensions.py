@@ -14,10 +14,12 @@ retries, check-mode guard), and structures results into the contract's models.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import re
 import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -31,7 +33,8 @@ import pluggy
 
 from provisioning_core.compat import missing_dependencies
 from provisioning_core.convert import structure, type_name
-from provisioning_core.discovery import Discovery, strict_mode
+from provisioning_core.discovery import Discovery
+from provisioning_core.environ import strict_mode
 from provisioning_core.errors import (
     CapabilityNotSupported,
     DataValidationError,
@@ -285,7 +288,7 @@ class Extension:
         )
 
 
-_CacheKey = tuple[str, str, "str | None"]
+_CacheKey = tuple[str, str, str]
 
 
 class ExtensionManager:
@@ -313,9 +316,11 @@ class ExtensionManager:
         self.on_load = on_load
         self.strict = strict_mode() if strict is None else strict
         self.metrics = ExtensionMetrics()
-        self._cache: OrderedDict[str, Extension] = OrderedDict()
-        # what was asked for (kind, name, version or None) -> canonical cache key
-        self._aliases: dict[_CacheKey, str] = {}
+        # the LRU cache, keyed kind:name:version (as a tuple, so names may hold ':')
+        self._cache: OrderedDict[_CacheKey, Extension] = OrderedDict()
+        # what was asked for (kind, name, version or None) -> the cache key it got
+        self._aliases: dict[tuple[str, str, str | None], _CacheKey] = {}
+        self._lock = threading.RLock()
         self._objects: dict[tuple[ExtensionType, str], object] = {}
 
     @classmethod
@@ -366,7 +371,10 @@ class ExtensionManager:
         if key is not None:
             ext = self._cache.get(key)
             if ext is not None:
-                self._cache.move_to_end(key)
+                try:  # noqa: SIM105 - contextlib.suppress costs more on this hot path
+                    self._cache.move_to_end(key)
+                except KeyError:  # evicted by another thread meanwhile: still valid
+                    pass
                 metrics = self.metrics
                 metrics.total_extension_loads += 1
                 metrics.cache_hits += 1
@@ -379,33 +387,47 @@ class ExtensionManager:
 
     def is_extension_loaded(self, kind: ExtensionType | str, name: str) -> bool:
         """Whether any version of ``kind``/``name`` is in the cache."""
-        prefix = f"{kind}:{name}:"
-        return any(key.startswith(prefix) for key in self._cache)
+        return any(k[0] == kind and k[1] == name for k in list(self._cache))
 
     def reload_extension(self, kind: ExtensionType | str, name: str) -> Extension:
-        """Forget ``kind``/``name``, rescan, re-import its code and load it again."""
+        """Forget ``kind``/``name``, rescan, re-import its code and load it again.
+
+        Only the extension's own module (and its submodules) is re-imported,
+        never the rest of a package it shares with other code.
+        """
         kind = ExtensionType.of(kind)
-        prefix = f"{kind}:{name}:"
-        for key in [k for k in self._cache if k.startswith(prefix)]:
-            ext = self._cache.pop(key)
-            _forget_modules(ext)
-        self._aliases = {a: k for a, k in self._aliases.items() if not k.startswith(prefix)}
-        self.discovery.refresh()
-        return self.load_extension(kind, name)
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == kind and k[1] == name]:
+                del self._cache[key]
+            self._aliases = {
+                a: k for a, k in self._aliases.items() if not (k[0] == kind and k[1] == name)
+            }
+            for found in self.discovery.candidates(kind, name):
+                _forget_modules(found)
+            self.discovery.refresh()
+            return self.load_extension(kind, name)
 
     def clear_cache(self) -> None:
-        """Empty the cache; the next load of each extension is a cold one."""
-        self._cache.clear()
-        self._aliases.clear()
+        """Empty the cache; the next load of each extension is a cold one.
+
+        Modules stay imported; :meth:`reload_extension` re-imports.
+        """
+        with self._lock:
+            self._cache.clear()
+            self._aliases.clear()
 
     # -- loading --------------------------------------------------------------
 
     def _load(self, kind: ExtensionType | str, name: str, version: str | None) -> Extension:
-        started = time.perf_counter()
         kind = ExtensionType.of(kind)
+        with self._lock:  # one cold load at a time: imports are not thread-safe
+            return self._load_locked(kind, name, version)
+
+    def _load_locked(self, kind: ExtensionType, name: str, version: str | None) -> Extension:
+        started = time.perf_counter()
         try:
             found = self.discovery.resolve(kind, name, version)
-            key = f"{kind.value}:{name}:{found.version}"
+            key = (kind.value, name, found.version)
             ext = self._cache.get(key)
             if ext is None:
                 ext = self._build(found)
@@ -597,10 +619,12 @@ def import_plugin(found: DiscoveredExtension) -> tuple[object, ModuleType]:
 
 
 def _directory_module_name(found: DiscoveredExtension) -> str:
-    # a private top-level name per directory extension, so two versions of one
-    # extension (installed and registered) never share sys.modules entries
-    slug = re.sub(r"\W", "_", f"{found.kind.value}_{found.name}_{found.version}")
-    return f"_provisioning_dir_{slug}"
+    # a private top-level name per directory extension, so that two versions of
+    # one extension, or two directories, never share sys.modules entries
+    ident = f"{found.kind.value}\0{found.name}\0{found.version}\0{found.root}"
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
+    slug = re.sub(r"\W", "_", found.name)
+    return f"_provisioning_dir_{slug}_{digest}"
 
 
 def _import_from_directory(found: DiscoveredExtension, module_name: str) -> ModuleType:
@@ -630,16 +654,15 @@ def _import_from_directory(found: DiscoveredExtension, module_name: str) -> Modu
     return importlib.import_module(f"{private}.{rest}" if rest else private)
 
 
-def _forget_modules(ext: Extension) -> None:
-    """Drop an extension's modules from sys.modules so the next import reads them afresh."""
-    d = ext.discovered
-    if d.source == "memory":
+def _forget_modules(found: DiscoveredExtension) -> None:
+    """Drop an extension's module (and its submodules) so the next import reads it afresh."""
+    if found.source == "memory":
         return
-    top = (
-        _directory_module_name(d)
-        if d.source == "directory"
-        else d.target.split(":")[0].split(".")[0]
+    # a directory extension owns its private package; an installed one only
+    # its own module, not the rest of a namespace it may share
+    own = (
+        _directory_module_name(found) if found.source == "directory" else found.target.split(":")[0]
     )
-    for mod in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+    for mod in [m for m in sys.modules if m == own or m.startswith(own + ".")]:
         del sys.modules[mod]
     importlib.invalidate_caches()

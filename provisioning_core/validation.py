@@ -33,7 +33,8 @@ from provisioning_core.compat import (
     invalid_requirements,
 )
 from provisioning_core.convert import structure
-from provisioning_core.discovery import Discovery, strict_mode
+from provisioning_core.discovery import Discovery
+from provisioning_core.environ import strict_mode
 from provisioning_core.errors import ConfigError, ProvisioningError
 from provisioning_core.extensions import ExtensionManager
 from provisioning_core.hookspecs import HOOKS
@@ -132,7 +133,13 @@ def _find(
     target: str | os.PathLike[str], kind: ExtensionType, discovery: Discovery, report: _Report
 ) -> list[DiscoveredExtension]:
     text = os.fspath(target)
-    if os.sep in text or text.startswith(".") or Path(text).is_dir():
+    # a path only when it looks like one: a folder called like a plugin in the
+    # working directory must not hide the installed plugin
+    if (
+        isinstance(target, os.PathLike)
+        or any(sep and sep in text for sep in (os.sep, os.altsep))
+        or text.startswith((".", "~"))
+    ):
         try:
             return read_directory(Path(text).expanduser().resolve(), kind)
         except ConfigError as exc:

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -208,4 +207,15 @@ def test_kind_names_and_groups():
     assert ExtensionType.PROVIDER == "provider"
     assert {ExtensionType.PROVIDER: 1}["provider"] == 1
     assert f"{ExtensionType.CLUSTER}" == "cluster"
-    assert not list(Path().glob("prov-home"))
+
+
+def test_environments_sharing_a_home_keep_their_own_scan(installed, monkeypatch, prov_home):
+    Discovery().all()
+    original = sys.prefix
+    monkeypatch.setattr(sys, "prefix", "/some/other/venv")
+    Discovery().all()
+    monkeypatch.setattr(sys, "prefix", original)
+    assert len(list((prov_home / "extensions").glob("scan-*"))) == 2
+    again = Discovery()
+    again.all()
+    assert again.cache_hit is True

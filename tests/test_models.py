@@ -119,3 +119,11 @@ def test_lists_may_mix_instances_and_dicts():
         structure([{"id": "2", "hostname": "b"}], list[Server], what="result")
     assert err.value.problems == ["required field missing @ $[0].status"]
     assert "is not a valid list[Server]" in str(err.value)
+
+
+def test_timestamps_with_z_read_on_every_python():
+    from provisioning_core import TaskservVersion
+
+    version = structure({"version": "1.7.0", "released_at": "2024-01-15T10:00:00Z"}, TaskservVersion)
+    assert version.released_at is not None
+    assert version.released_at.utcoffset().total_seconds() == 0

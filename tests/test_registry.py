@@ -104,3 +104,36 @@ def test_a_corrupt_registry_says_which_file(prov_home):
     discovery = Discovery()  # discovery reports it and carries on
     assert discovery.all() is not None
     assert any(str(path) in p for p in discovery.problems)
+
+
+def test_two_directories_with_similar_names_never_share_code(tmp_path):
+    for name, answer in (("my-svc", "dash"), ("my_svc", "underscore")):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "extension.toml").write_text(
+            f'[extension]\nname = "{name}"\nversion = "1.0"\nmodule = "svc"\nrequires-core = ">=0.1"\n'
+        )
+        (root / "svc.py").write_text(
+            "from provisioning_core import hookimpl\n"
+            f"@hookimpl\ndef install(check):\n    return {{'changed': False, 'message': '{answer}'}}\n"
+            "@hookimpl\ndef uninstall(check):\n    return {'changed': False}\n"
+            "@hookimpl\ndef status(server):\n    return {'name': 'x', 'installed': False}\n"
+        )
+        register_extension(root, "taskserv")
+    manager = ExtensionManager()
+    for name, answer in (("my-svc", "dash"), ("my_svc", "underscore")):
+        ext = manager.load_extension("taskserv", name)
+        assert ext.call("install", check=True).message == answer
+
+
+def test_reload_reads_changed_code_even_after_clear_cache(installed, tmp_path):
+    root = shutil.copytree(DIRS / "mytask", tmp_path / "mytask")
+    register_extension(root, "taskserv")
+    manager = ExtensionManager()
+    before = manager.load_extension("taskserv", "mytask").call("install", version="1", check=True)
+    assert before.actions[0] == "download mytask 1"
+    steps = root / "mytask" / "steps.py"
+    steps.write_text(steps.read_text().replace("download", "fetch"))
+    manager.clear_cache()
+    after = manager.reload_extension("taskserv", "mytask").call("install", version="1", check=True)
+    assert after.actions[0] == "fetch mytask 1"

@@ -128,3 +128,10 @@ def test_a_hook_argument_with_a_default_is_refused(tmp_path):
         in e
         for e in report.errors
     ), report.errors
+
+
+def test_a_folder_named_like_a_plugin_does_not_hide_it(installed, tmp_path, monkeypatch):
+    (tmp_path / "fixture").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert validate_extension("fixture", "provider").valid
+    assert not validate_extension("./fixture", "provider").valid

@@ -102,12 +102,12 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 
 def main() -> None:
     """Entry point of ``prov``: turns ProvisioningError into a message and an exit code."""
+    from provisioning_core.environ import env_flag
     from provisioning_core.errors import ProvisioningError
 
+    debug = "--debug" in sys.argv
     try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = cli.main(standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
@@ -115,9 +115,17 @@ def main() -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except ProvisioningError as exc:
-        from provisioning_core.environ import env_flag
-
-        if env_flag("PROV_DEBUG") or "--debug" in sys.argv:
+        if debug or env_flag("PROV_DEBUG"):
             raise
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
+        if debug or env_flag("PROV_DEBUG"):
+            raise
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "  hint: run again with --debug for the traceback and report it",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
