@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception, transform_error
 
@@ -45,13 +47,53 @@ def _structure_datetime(value: Any, _: type) -> datetime:
 
 def _attrs_hook_factory(cls: type[Any]) -> Any:
     # plugins may mix model instances and dicts (a list of Server and dicts):
-    # an instance passes through, a dict is structured strictly
+    # an instance passes through, a mapping is structured strictly
     from_dict = make_dict_structure_fn(cls, converter)
 
     def hook(value: Any, _: type) -> Any:
-        return value if isinstance(value, cls) else from_dict(value, cls)
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected a table (mapping), got {type(value).__name__}")
+        return from_dict(value, cls)
 
     return hook
+
+
+def _list_hook_factory(type_: Any) -> Any:
+    # cattrs would make "1.2.3.4" a list of characters
+    from_iterable = list_structure_factory(type_, converter)
+
+    def hook(value: Any, cls: Any) -> Any:
+        if isinstance(value, (str, bytes, Mapping)):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        return from_iterable(value, cls)
+
+    return hook
+
+
+# Scalars are taken as they are, never coerced: cattrs would turn "false" into
+# True, 2.9 into 2 and 5 into "5", hiding a plugin's or a user's mistake.
+def _strict(*allowed: type) -> Any:
+    def hook(value: Any, cls: type) -> Any:
+        if isinstance(value, bool) and bool not in allowed:
+            raise ValueError(f"expected {cls.__name__}, got a boolean")
+        if not isinstance(value, allowed):
+            raise TypeError(f"expected {cls.__name__}, got {type(value).__name__}")
+        return cls(value)
+
+    return hook
+
+
+converter.register_structure_hook(bool, _strict(bool))
+converter.register_structure_hook(int, _strict(int))
+converter.register_structure_hook(float, _strict(int, float))
+converter.register_structure_hook(str, _strict(str))
+def _is_list(type_: Any) -> bool:
+    return get_origin(type_) is list
+
+
+converter.register_structure_hook_factory(_is_list, _list_hook_factory)
 
 
 converter.register_structure_hook_factory(attrs.has, _attrs_hook_factory)
@@ -68,8 +110,10 @@ def _describe(exc: BaseException, type_: Any) -> str:
         return f"invalid value {_offending(exc)}, expected one of: {allowed}"
     if type_ in (Secret, Secret | None):
         return "invalid value, expected a string"
-    if type_ is None and type(exc) in (ValueError, TypeError) and exc.args:
-        # raised by a model's own validator, whose message names the field
+    if type(exc) in (ValueError, TypeError) and exc.args and (
+        type_ is None or str(exc).startswith("expected ")
+    ):
+        # raised by a model's validator or a strict hook here: its words are precise
         return str(exc)
     return format_exception(exc, type_)
 

@@ -68,7 +68,7 @@ def test_structure_errors_are_one_line_per_problem_with_a_path():
         )
     assert err.value.problems == [
         "invalid value, expected a string @ $.auth.token",
-        "invalid value for type, expected float @ $.api.timeout",
+        "expected float, got str @ $.api.timeout",
         "extra fields found (colour) @ $.api",
     ]
     assert str(err.value).startswith("[providers.x] is not a valid ProviderSettings")
@@ -127,3 +127,26 @@ def test_timestamps_with_z_read_on_every_python():
     version = structure({"version": "1.7.0", "released_at": "2024-01-15T10:00:00Z"}, TaskservVersion)
     assert version.released_at is not None
     assert version.released_at.utcoffset().total_seconds() == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "cls", "problem"),
+    [
+        ({"ok": "false"}, "ConnectionResult", "expected bool, got str @ $.ok"),
+        ({"name": "p", "cores": 2.9}, "Plan", "expected int, got float @ $.cores"),
+        ({"name": "p", "memory_mb": True}, "Plan", "expected int, got a boolean @ $.memory_mb"),
+        ({"id": 5, "hostname": "h", "status": "running"}, "Server", "expected str, got int @ $.id"),
+        (
+            {"id": "5", "hostname": "h", "status": "running", "ip_addresses": "1.2.3.4"},
+            "Server",
+            "expected a list, got str @ $.ip_addresses",
+        ),
+        ({"name": "x", "auth": "tok"}, "ProviderSettings", "expected a table (mapping), got str @ $.auth"),
+    ],
+)
+def test_nothing_is_coerced(data, cls, problem):
+    import provisioning_core
+
+    with pytest.raises(DataValidationError) as err:
+        structure(data, getattr(provisioning_core, cls))
+    assert problem in err.value.problems
