@@ -31,11 +31,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 from attrs import frozen
+from cattrs.gen import make_dict_structure_fn, override
 
 from provisioning_core.compat import core_requirement, extension_requirements
-from provisioning_core.convert import structure, unstructure
-from provisioning_core.errors import ConfigError, ExtensionNotFound
+from provisioning_core.convert import converter, structure, unstructure
+from provisioning_core.errors import ConfigError, DataValidationError, ExtensionNotFound
 from provisioning_core.models import DiscoveredExtension, ExtensionMetadata, ExtensionType
 from provisioning_core.paths import extensions_dir
 
@@ -153,6 +155,8 @@ def registered_extensions() -> tuple[list[DiscoveredExtension], list[str]]:
             found.extend(read_directory(Path(entry.path), entry.kind))
         except ConfigError as exc:
             problems.append(exc.message)
+        except Exception as exc:  # one odd directory must not stop discovery
+            problems.append(f"cannot read the extension directory {entry.path}: {exc}")
     return found, problems
 
 
@@ -192,39 +196,67 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return data
 
 
+@frozen
+class _Manifest:
+    """The ``[extension]`` table of an ``extension.toml``."""
+
+    name: str
+    version: str
+    module: str
+    kind: str | None = None
+    description: str = ""
+    author: str | None = None
+    repository: str | None = None
+    requires_core: str | None = None
+    dependencies: list[str] = attrs.Factory(list)
+
+
+converter.register_structure_hook(
+    _Manifest,
+    make_dict_structure_fn(_Manifest, converter, requires_core=override(rename="requires-core")),
+)
+
+
 def _from_manifest(root: Path, manifest: Path, kind: ExtensionType) -> DiscoveredExtension:
     table = _read_toml(manifest).get("extension")
     if not isinstance(table, dict):
         raise ConfigError(
             f"{manifest} has no [extension] table", hint="add one; see docs/authoring.md"
         )
-    problems = [
-        f"missing or empty string @ $.extension.{key}"
-        for key in ("name", "version", "module")
-        if not isinstance(table.get(key), str) or not table[key]
-    ]
+    problems = []
     declared = table.get("kind")
     if declared is not None and declared != kind.value:
         problems.append(
             f"declares kind {declared!r}, registered as {kind.value!r} @ $.extension.kind"
         )
-    deps = table.get("dependencies", [])
-    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-        problems.append("expected a list of requirement strings @ $.extension.dependencies")
+    try:
+        data = structure(table, _Manifest, what=str(manifest))
+    except DataValidationError as exc:
+        # paths name the TOML keys (cattrs reports the attribute's name)
+        problems += [
+            p.replace("@ $", "@ $.extension", 1).replace(".requires_core", ".requires-core")
+            for p in exc.problems
+        ]
+    else:
+        problems += [
+            f"must not be empty @ $.extension.{key}"
+            for key in ("name", "version", "module")
+            if not getattr(data, key)
+        ]
     if problems:
         raise ConfigError(f"{manifest} is not a valid extension manifest", problems=problems)
     return DiscoveredExtension(
         kind=kind,
-        name=table["name"],
-        version=table["version"],
+        name=data.name,
+        version=data.version,
         source="directory",
-        target=table["module"],
+        target=data.module,
         root=str(root),
-        description=str(table.get("description", "")),
-        author=table.get("author"),
-        repository=table.get("repository"),
-        requires_core=table.get("requires-core"),
-        dependencies=list(deps),
+        description=data.description,
+        author=data.author,
+        repository=data.repository,
+        requires_core=data.requires_core,
+        dependencies=list(data.dependencies),
     )
 
 
@@ -243,9 +275,16 @@ def _from_pyproject(root: Path, pyproject: Path, kind: ExtensionType) -> list[Di
             f"{pyproject} has no static [project] version",
             hint="set version in pyproject.toml, or install the plugin instead",
         )
+    if not isinstance(group, dict) or not all(isinstance(v, str) for v in group.values()):
+        raise ConfigError(
+            f'{pyproject}: [project.entry-points."{kind.group}"] must map names to strings'
+        )
     code_root = root / "src" if (root / "src").is_dir() else root
-    authors = project.get("authors") or [{}]
-    urls = project.get("urls", {})
+    authors = [a for a in project.get("authors") or [] if isinstance(a, dict)] or [{}]
+    urls = {
+        str(k).lower(): v for k, v in (project.get("urls") or {}).items() if isinstance(v, str)
+    }
+    requires = [d for d in project.get("dependencies") or [] if isinstance(d, str)]
     return [
         DiscoveredExtension(
             kind=kind,
@@ -254,11 +293,11 @@ def _from_pyproject(root: Path, pyproject: Path, kind: ExtensionType) -> list[Di
             source="directory",
             target=value,
             root=str(code_root),
-            description=str(project.get("description", "")),
+            description=str(project.get("description") or ""),
             author=authors[0].get("name") or authors[0].get("email"),
-            repository=urls.get("Repository") or urls.get("Source") or urls.get("Homepage"),
-            requires_core=core_requirement(project.get("dependencies", [])),
-            dependencies=extension_requirements(project.get("dependencies", [])),
+            repository=urls.get("repository") or urls.get("source") or urls.get("homepage"),
+            requires_core=core_requirement(requires),
+            dependencies=extension_requirements(requires),
         )
         for name, value in group.items()
     ]

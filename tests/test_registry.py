@@ -54,10 +54,10 @@ def test_bad_manifests_are_refused_with_each_problem():
         register_extension(DIRS / "badmanifest", "taskserv")
     message = str(err.value)
     assert "is not a valid extension manifest" in message
-    assert "missing or empty string @ $.extension.version" in message
-    assert "missing or empty string @ $.extension.module" in message
+    assert "required field missing @ $.extension.version" in message
+    assert "required field missing @ $.extension.module" in message
     assert "declares kind 'provider', registered as 'taskserv' @ $.extension.kind" in message
-    assert "expected a list of requirement strings @ $.extension.dependencies" in message
+    assert "expected a list, got str @ $.extension.dependencies" in message
     assert err.value.exit_code == 2
     with pytest.raises(ConfigError, match="does not exist"):
         register_extension(DIRS / "nowhere", "taskserv")
@@ -137,3 +137,13 @@ def test_reload_reads_changed_code_even_after_clear_cache(installed, tmp_path):
     manager.clear_cache()
     after = manager.reload_extension("taskserv", "mytask").call("install", version="1", check=True)
     assert after.actions[0] == "fetch mytask 1"
+
+
+def test_odd_types_in_a_registered_manifest_are_reported_not_fatal(installed, tmp_path):
+    root = shutil.copytree(DIRS / "mytask", tmp_path / "mytask")
+    register_extension(root, "taskserv")
+    manifest = root / "extension.toml"
+    manifest.write_text(manifest.read_text().replace('requires-core = ">=0.1"', "requires-core = 1"))
+    discovery = Discovery()
+    assert discovery.resolve("provider", "fixture")
+    assert any("expected str, got int @ $.extension.requires-core" in p for p in discovery.problems)

@@ -80,6 +80,7 @@ def test_directories_validate_without_being_installed(installed):
     assert not bad.valid
     assert len(bad.errors) == 1  # one error holding each problem once
     assert bad.errors[0].count("@ $.extension.version") == 1
+    assert "required field missing @ $.extension.version" in bad.errors[0]
     assert bad.checks["structure"] == "failed"
     assert bad.checks["interface"] == "skipped"
 
