@@ -34,6 +34,8 @@ def _structure_secret(value: Any, _: type) -> Secret:
         return value
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
+    if value == MASK:  # what unstructure wrote: the value itself was never kept
+        raise ValueError("is the mask '********', not a credential; give the real value")
     return Secret(value)
 
 
@@ -89,6 +91,8 @@ converter.register_structure_hook(bool, _strict(bool))
 converter.register_structure_hook(int, _strict(int))
 converter.register_structure_hook(float, _strict(int, float))
 converter.register_structure_hook(str, _strict(str))
+
+
 def _is_list(type_: Any) -> bool:
     return get_origin(type_) is list
 
@@ -109,9 +113,11 @@ def _describe(exc: BaseException, type_: Any) -> str:
         allowed = ", ".join(str(m.value) for m in type_)
         return f"invalid value {_offending(exc)}, expected one of: {allowed}"
     if type_ in (Secret, Secret | None):
-        return "invalid value, expected a string"
-    if type(exc) in (ValueError, TypeError) and exc.args and (
-        type_ is None or str(exc).startswith("expected ")
+        return str(exc) if isinstance(exc, ValueError) else "invalid value, expected a string"
+    if (
+        type(exc) in (ValueError, TypeError)
+        and exc.args
+        and (type_ is None or str(exc).startswith("expected "))
     ):
         # raised by a model's validator or a strict hook here: its words are precise
         return str(exc)

@@ -11,15 +11,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
+def _restore(
+    cls: type[ProvisioningError], args: tuple[object, ...], state: dict[str, object]
+) -> ProvisioningError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class ProvisioningError(Exception):
-    """Base of every error the framework raises deliberately."""
+    """Base of every error the framework raises deliberately.
+
+    Errors pickle (to cross a process pool) with every attribute intact.
+    """
 
     exit_code: int = 1
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore, (type(self), self.args, self.__dict__))
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        #: more for ``--debug``: a plugin's traceback, secrets masked
+        self.detail: str | None = None
 
     def __str__(self) -> str:
         if self.hint:

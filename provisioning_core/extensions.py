@@ -21,6 +21,7 @@ import re
 import sys
 import threading
 import time
+import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -49,6 +50,7 @@ from provisioning_core.errors import (
 from provisioning_core.hookspecs import HOOKS, HookDef
 from provisioning_core.interface import build_plugin_manager, inspect_hooks, spec_argnames
 from provisioning_core.models import DiscoveredExtension, ExtensionMetadata, ExtensionType
+from provisioning_core.secret import redact
 
 __all__ = [
     "Extension",
@@ -238,12 +240,16 @@ class Extension:
         except (ProvisioningError, KeyboardInterrupt, GeneratorExit):
             raise
         except BaseException as exc:  # SystemExit from a plugin must not end the host
-            raise self._error(
-                f"{hook} raised {type(exc).__name__}: {exc}",
+            error = self._error(
+                redact(f"{hook} raised {type(exc).__name__}: {exc}", kwargs),
                 hook,
                 "this is a bug in the plugin or its environment; run with --debug for the "
                 "traceback and report it to the plugin's author",
-            ) from exc
+            )
+            # the plugin's traceback, secrets masked, instead of the exception
+            # itself, whose message or locals may hold a credential
+            error.detail = redact("".join(traceback.format_exception(exc)), kwargs)
+            raise error from None
         if result_type is None or type(result) is result_type:
             return result
         if result is None:

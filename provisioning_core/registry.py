@@ -281,9 +281,7 @@ def _from_pyproject(root: Path, pyproject: Path, kind: ExtensionType) -> list[Di
         )
     code_root = root / "src" if (root / "src").is_dir() else root
     authors = [a for a in project.get("authors") or [] if isinstance(a, dict)] or [{}]
-    urls = {
-        str(k).lower(): v for k, v in (project.get("urls") or {}).items() if isinstance(v, str)
-    }
+    urls = {str(k).lower(): v for k, v in (project.get("urls") or {}).items() if isinstance(v, str)}
     requires = [d for d in project.get("dependencies") or [] if isinstance(d, str)]
     return [
         DiscoveredExtension(

@@ -9,7 +9,10 @@ it to its destination (an Authorization header) should call it.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from typing import NoReturn
+
+import attrs
 
 MASK = "********"
 
@@ -58,3 +61,35 @@ class Secret:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret cannot be pickled; keep the ${ENV} reference instead")
+
+
+def redact(text: str, *sources: object) -> str:
+    """``text`` with the value of every Secret found in ``sources`` masked.
+
+    Walks attrs instances, mappings and sequences, so a plugin error that
+    echoes a token it was given (in an SDK's message, a URL) does not leak it.
+    """
+    for value in sorted(_secret_values(sources, 0), key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
+
+
+def _secret_values(obj: object, depth: int) -> set[str]:
+    if depth > 8:  # noqa: PLR2004 - deep enough for settings; guards against cycles
+        return set()
+    if isinstance(obj, Secret):
+        return {obj.reveal()} if obj.reveal() else set()
+    if isinstance(obj, (str, bytes, int, float, bool)) or obj is None:
+        return set()
+    if isinstance(obj, dict):
+        items: Iterable[object] = obj.values()
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        items = obj
+    elif attrs.has(type(obj)):
+        items = (getattr(obj, a.name) for a in attrs.fields(type(obj)))  # type: ignore[arg-type]
+    else:
+        return set()
+    found: set[str] = set()
+    for item in items:
+        found |= _secret_values(item, depth + 1)
+    return found

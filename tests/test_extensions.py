@@ -250,7 +250,9 @@ def test_malformed_results_and_raising_hooks_name_the_plugin(installed):
     with pytest.raises(PluginCallError) as err:
         raising.call("list_servers", settings=SETTINGS)
     assert "list_servers raised RuntimeError: backend on fire" in str(err.value)
-    assert isinstance(err.value.__cause__, RuntimeError)  # kept for --debug
+    assert err.value.__cause__ is None  # its message could hold a secret ...
+    assert "RuntimeError: backend on fire" in err.value.detail  # ... the masked traceback not
+    assert "Traceback" in err.value.detail
 
 
 def test_interceptors_wrap_every_call_and_can_retry(installed):
@@ -372,3 +374,52 @@ def test_raising_attributes_and_sys_exit_stay_inside_the_plugin(installed, name)
     with pytest.raises(PluginCallError, match="list_servers raised SystemExit: 4"):
         ext.call("list_servers", settings=SETTINGS)
     assert validate_extension(name, "provider").valid
+
+
+def test_a_plugin_error_never_echoes_a_secret():
+    token = "tok-0a1b2c3d4e5f"
+
+    class Leaky:
+        @hookimpl
+        def create_server(self, settings, config):
+            raise RuntimeError(
+                f"401 from https://api.example/?token={settings.auth.token.reveal()}"
+            )
+
+        @hookimpl
+        def delete_server(self, server_id):
+            return None
+
+        @hookimpl
+        def list_servers(self):
+            return []
+
+        @hookimpl
+        def get_server_info(self, server_id):
+            return None
+
+        @hookimpl
+        def start_server(self, server_id):
+            return None
+
+        @hookimpl
+        def stop_server(self, server_id):
+            return None
+
+        @hookimpl
+        def reboot_server(self, server_id):
+            return None
+
+    from provisioning_core import structure
+
+    settings = structure({"name": "leaky", "auth": {"token": token}}, ProviderSettings)
+    ext = ExtensionManager.make_test_instance({("provider", "leaky"): Leaky}).load_extension(
+        "provider", "leaky"
+    )
+    with pytest.raises(PluginCallError) as err:
+        ext.call(
+            "create_server", settings=settings, config=ServerConfig("a", "b", "c"), check=False
+        )
+    assert token not in str(err.value)
+    assert token not in err.value.detail
+    assert "token=********" in str(err.value)

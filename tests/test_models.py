@@ -124,7 +124,9 @@ def test_lists_may_mix_instances_and_dicts():
 def test_timestamps_with_z_read_on_every_python():
     from provisioning_core import TaskservVersion
 
-    version = structure({"version": "1.7.0", "released_at": "2024-01-15T10:00:00Z"}, TaskservVersion)
+    version = structure(
+        {"version": "1.7.0", "released_at": "2024-01-15T10:00:00Z"}, TaskservVersion
+    )
     assert version.released_at is not None
     assert version.released_at.utcoffset().total_seconds() == 0
 
@@ -141,7 +143,11 @@ def test_timestamps_with_z_read_on_every_python():
             "Server",
             "expected a list, got str @ $.ip_addresses",
         ),
-        ({"name": "x", "auth": "tok"}, "ProviderSettings", "expected a table (mapping), got str @ $.auth"),
+        (
+            {"name": "x", "auth": "tok"},
+            "ProviderSettings",
+            "expected a table (mapping), got str @ $.auth",
+        ),
     ],
 )
 def test_nothing_is_coerced(data, cls, problem):
@@ -150,3 +156,24 @@ def test_nothing_is_coerced(data, cls, problem):
     with pytest.raises(DataValidationError) as err:
         structure(data, getattr(provisioning_core, cls))
     assert problem in err.value.problems
+
+
+def test_the_mask_is_never_taken_for_a_credential():
+    with pytest.raises(DataValidationError) as err:
+        structure({"name": "x", "auth": {"token": "********"}}, ProviderSettings)
+    assert "is the mask '********', not a credential" in str(err.value)
+
+
+def test_errors_pickle_with_their_attributes():
+    from provisioning_core import MissingDependency
+
+    error = MissingDependency(
+        "needs x", kind="taskserv", name="k", distribution="d", version="1", missing=["x"], hint="h"
+    )
+    copy_ = pickle.loads(pickle.dumps(error))
+    assert (str(copy_), copy_.missing, copy_.hint, copy_.exit_code) == (
+        str(error),
+        ["x"],
+        "h",
+        error.exit_code,
+    )

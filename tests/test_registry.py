@@ -143,7 +143,9 @@ def test_odd_types_in_a_registered_manifest_are_reported_not_fatal(installed, tm
     root = shutil.copytree(DIRS / "mytask", tmp_path / "mytask")
     register_extension(root, "taskserv")
     manifest = root / "extension.toml"
-    manifest.write_text(manifest.read_text().replace('requires-core = ">=0.1"', "requires-core = 1"))
+    manifest.write_text(
+        manifest.read_text().replace('requires-core = ">=0.1"', "requires-core = 1")
+    )
     discovery = Discovery()
     assert discovery.resolve("provider", "fixture")
     assert any("expected str, got int @ $.extension.requires-core" in p for p in discovery.problems)

@@ -116,6 +116,8 @@ def main() -> None:
         sys.exit(130)
     except ProvisioningError as exc:
         if debug or env_flag("PROV_DEBUG"):
+            if exc.detail:
+                click.echo(exc.detail, err=True)
             raise
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
