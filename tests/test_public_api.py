@@ -62,3 +62,16 @@ def test_hookimpl_is_the_projects_marker():
 
 def test_typed_package():
     assert (Path(provisioning_core.__file__).parent / "py.typed").is_file()
+
+
+def test_every_hook_argument_is_documented():
+    from provisioning_core.interface import spec_argnames
+
+    text = (DOCS / "hooks.md").read_text()
+    sections = dict(re.findall(r"^## (\w+) hooks\n(.*?)(?=^## |\Z)", text, re.M | re.S))
+    for kind in ExtensionType:
+        kind_text = sections[kind.value.capitalize()]
+        for hook, args in spec_argnames(kind).items():
+            section = kind_text.split(f"### `{hook}`", 1)[1].split("\n### ", 1)[0]
+            missing = [a for a in args if f"`{a}`" not in section]
+            assert not missing, f"docs/hooks.md: {hook} does not describe {missing}"
