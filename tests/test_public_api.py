@@ -67,8 +67,7 @@ def test_typed_package():
 def test_every_hook_argument_is_documented():
     from provisioning_core.interface import spec_argnames
 
-    text = (DOCS / "hooks.md").read_text()
-    sections = dict(re.findall(r"^## (\w+) hooks\n(.*?)(?=^## |\Z)", text, re.M | re.S))
+    sections = _kind_sections()
     for kind in ExtensionType:
         kind_text = sections[kind.value.capitalize()]
         for hook, args in spec_argnames(kind).items():
