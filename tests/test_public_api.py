@@ -26,11 +26,15 @@ def test_every_public_name_is_documented():
     assert not missing, f"docs/api.md lacks: {missing}"
 
 
-def test_every_hook_is_documented_under_its_kind():
+def _kind_sections() -> dict[str, str]:
+    """docs/hooks.md's "## Provider hooks" ... sections, by kind name."""
     text = (DOCS / "hooks.md").read_text()
-    sections = dict(
-        re.findall(r"^## (\w+) hooks\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
-    )
+    pattern = r"^## (\w+) hooks\n(.*?)(?=^## |\Z)"
+    return dict(re.findall(pattern, text, re.MULTILINE | re.DOTALL))
+
+
+def test_every_hook_is_documented_under_its_kind():
+    sections = _kind_sections()
     for kind, hooks in HOOKS.items():
         section = sections.get(kind.value.capitalize(), "")
         missing = [h for h in hooks if f"### `{h}`" not in section]
