@@ -175,11 +175,20 @@ def read_directory(root: Path, kind: ExtensionType) -> list[DiscoveredExtension]
             hint="register an existing directory, or unregister this one",
         )
     manifest = root / MANIFEST
-    if manifest.is_file():
-        return [_from_manifest(root, manifest, kind)]
     project = root / "pyproject.toml"
-    if project.is_file():
-        return _from_pyproject(root, project, kind)
+    for file, reader in ((manifest, _from_manifest), (project, _from_pyproject)):
+        if not file.is_file():
+            continue
+        try:
+            found = reader(root, file, kind)
+        except ConfigError:
+            raise
+        except Exception as exc:  # a table where a string should be, and the like
+            raise ConfigError(
+                f"{file} has an unexpected shape: {type(exc).__name__}: {exc}",
+                hint="compare it with the examples in docs/authoring.md",
+            ) from None
+        return found if isinstance(found, list) else [found]
     raise ConfigError(
         f"{root} holds neither {MANIFEST} nor pyproject.toml",
         hint=f"add an {MANIFEST} naming the extension (see docs/authoring.md)",

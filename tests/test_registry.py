@@ -149,3 +149,9 @@ def test_odd_types_in_a_registered_manifest_are_reported_not_fatal(installed, tm
     discovery = Discovery()
     assert discovery.resolve("provider", "fixture")
     assert any("expected str, got int @ $.extension.requires-core" in p for p in discovery.problems)
+
+
+def test_an_odd_pyproject_is_a_config_error(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("project = 5\n")
+    with pytest.raises(ConfigError, match="has an unexpected shape"):
+        register_extension(tmp_path, "provider")
