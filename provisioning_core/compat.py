@@ -23,11 +23,14 @@ __all__ = [
     "check_core_compatibility",
     "core_requirement",
     "extension_requirements",
+    "missing_core_requirement",
     "missing_dependencies",
+    "target_problem",
 ]
 
 CORE_DISTRIBUTION = "provisioning-core"
 
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
 _PLUGIN_DISTRIBUTION = re.compile(r"^provisioning-(provider|taskserv|cluster)-")
 
 
@@ -49,6 +52,23 @@ def core_requirement(requires: Iterable[str] | None) -> str | None:
             continue
         return str(req.specifier)
     return None
+
+
+def missing_core_requirement(specifier: str | None) -> str | None:
+    """The warning for an extension that declares no core requirement, or None."""
+    if specifier is not None:
+        return None
+    return (
+        "declares no provisioning-core requirement; add e.g. "
+        f"'provisioning-core>={__version__}' to its dependencies"
+    )
+
+
+def target_problem(target: str) -> str | None:
+    """Why ``target`` is not an importable ``module`` or ``module:attribute``, or None."""
+    if _TARGET.match(target):
+        return None
+    return f"entry point {target!r} is not 'module' or 'module:attribute'"
 
 
 @functools.lru_cache(maxsize=256)

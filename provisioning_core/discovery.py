@@ -29,7 +29,6 @@ import hashlib
 import importlib.metadata as md
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -46,6 +45,8 @@ from provisioning_core.compat import (
     core_requirement,
     extension_requirements,
     invalid_requirements,
+    missing_core_requirement,
+    target_problem,
     version_key,
 )
 from provisioning_core.convert import converter
@@ -53,12 +54,11 @@ from provisioning_core.environ import env_flag, env_names
 from provisioning_core.errors import ExtensionNotFound
 from provisioning_core.models import DiscoveredExtension, ExtensionType
 from provisioning_core.paths import extensions_dir
-from provisioning_core.registry import registered_extensions
+from provisioning_core.registry import registered_extensions, repository_url
 
 __all__ = ["Discovery", "scan_entry_points"]
 
 _GROUPS = {k.group: k for k in ExtensionType}
-_TARGET = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
 _CACHE_FORMAT = 1
 
 
@@ -138,11 +138,8 @@ def _repository(meta: md.PackageMetadata) -> str | None:
     urls: dict[str, str] = {}
     for line in meta.get_all("Project-URL") or []:
         label, _, url = line.partition(",")
-        urls[str(label).strip().lower()] = str(url).strip()
-    for label in ("repository", "source", "source code", "homepage"):
-        if label in urls:
-            return urls[label]
-    return str(_field(meta, "Home-page") or "") or None
+        urls[str(label)] = str(url).strip()
+    return repository_url(urls) or _field(meta, "Home-page") or None
 
 
 class _ScanCache:
@@ -431,18 +428,14 @@ def _check_one(
         status, reason = "disabled", "not listed in PROV_LOAD_PLUGINS"
     elif deny is not None and _listed(ext, deny):
         status, reason = "disabled", "listed in PROV_DISABLE_PLUGINS"
-    elif not _TARGET.match(ext.target):
-        status = "invalid"
-        reason = f"entry point {ext.target!r} is not 'module' or 'module:attribute'"
+    elif bad_target := target_problem(ext.target):
+        status, reason = "invalid", bad_target
     elif bad := invalid_requirements(ext.dependencies):
         status, reason = "invalid", "; ".join(bad)
     elif problem := check_core_compatibility(ext.requires_core):
         status, reason = "incompatible", problem
-    if ext.requires_core is None:
-        warnings.append(
-            "declares no provisioning-core requirement; add e.g. "
-            f"'provisioning-core>={__version__}' to its dependencies"
-        )
+    if no_core := missing_core_requirement(ext.requires_core):
+        warnings.append(no_core)
     if status == "ok" and not warnings:
         return ext
     return attrs.evolve(ext, status=status, reason=reason, warnings=warnings)

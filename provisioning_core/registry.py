@@ -94,6 +94,15 @@ def _save_registry(entries: list[RegisteredExtension]) -> None:
     Path(tmp).replace(path)
 
 
+def repository_url(urls: Mapping[str, str]) -> str | None:
+    """The repository among a project's URLs (labels in any case), if any."""
+    by_label = {str(k).strip().lower(): v for k, v in urls.items()}
+    for label in ("repository", "source", "source code", "homepage"):
+        if by_label.get(label):
+            return by_label[label]
+    return None
+
+
 def register_extension(
     path: str | os.PathLike[str], kind: ExtensionType | str
 ) -> list[ExtensionMetadata]:
@@ -290,7 +299,7 @@ def _from_pyproject(root: Path, pyproject: Path, kind: ExtensionType) -> list[Di
         )
     code_root = root / "src" if (root / "src").is_dir() else root
     authors = [a for a in project.get("authors") or [] if isinstance(a, dict)] or [{}]
-    urls = {str(k).lower(): v for k, v in (project.get("urls") or {}).items() if isinstance(v, str)}
+    urls = {str(k): v for k, v in (project.get("urls") or {}).items() if isinstance(v, str)}
     requires = [d for d in project.get("dependencies") or [] if isinstance(d, str)]
     return [
         DiscoveredExtension(
@@ -302,7 +311,7 @@ def _from_pyproject(root: Path, pyproject: Path, kind: ExtensionType) -> list[Di
             root=str(code_root),
             description=str(project.get("description") or ""),
             author=authors[0].get("name") or authors[0].get("email"),
-            repository=urls.get("repository") or urls.get("source") or urls.get("homepage"),
+            repository=repository_url(urls),
             requires_core=core_requirement(requires),
             dependencies=extension_requirements(requires),
         )

@@ -31,6 +31,8 @@ from packaging.version import InvalidVersion, Version
 from provisioning_core.compat import (
     check_core_compatibility,
     invalid_requirements,
+    missing_core_requirement,
+    target_problem,
 )
 from provisioning_core.convert import structure
 from provisioning_core.discovery import Discovery
@@ -46,11 +48,6 @@ __all__ = ["validate_extension"]
 
 CHECKS = ("structure", "schema", "interface", "dependency", "version")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$")
-_INFO_HOOK = {
-    ExtensionType.PROVIDER: "provider_info",
-    ExtensionType.TASKSERV: "taskserv_info",
-    ExtensionType.CLUSTER: "cluster_info",
-}
 
 
 class _Report:
@@ -157,8 +154,8 @@ def _find(
 
 def _structure_problems(found: DiscoveredExtension) -> list[str]:
     module, _, _ = found.target.partition(":")
-    if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$", found.target):
-        return [f"entry point {found.target!r} is not 'module' or 'module:attribute'"]
+    if bad_target := target_problem(found.target):
+        return [bad_target]
     top = module.split(".")[0]
     if found.source == "memory":  # given as an object to make_test_instance
         return []
@@ -191,9 +188,8 @@ def _check_schema(found: DiscoveredExtension, report: _Report) -> None:
 
 
 def _check_version(found: DiscoveredExtension, report: _Report) -> None:
-    warnings = []
-    if found.requires_core is None:
-        warnings.append("declares no provisioning-core requirement (Requires-Dist); declare one")
+    no_core = missing_core_requirement(found.requires_core)
+    warnings = [no_core] if no_core else []
     problem = check_core_compatibility(found.requires_core)
     report.record("version", [problem] if problem else [], warnings)
 
@@ -209,7 +205,7 @@ def _check_interface(
     hooks = inspect_hooks(found.kind, plugin)
     if not report.record("interface", hooks.errors, hooks.warnings):
         return
-    info_hook = _INFO_HOOK[found.kind]
+    info_hook = f"{found.kind.value}_info"
     if info_hook not in hooks.implemented:
         return
     # the info hook is data about the extension: check its shape as part of "schema"
