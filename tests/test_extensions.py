@@ -31,6 +31,38 @@ from provisioning_core import (
 SETTINGS = ProviderSettings("fixture")
 
 
+class RequiredHooks:
+    """The seven required provider hooks, working; tests subclass it to change one."""
+
+    @hookimpl
+    def create_server(self, config):
+        return {"id": "1", "hostname": config.hostname, "status": "creating"}
+
+    @hookimpl
+    def delete_server(self, server_id):
+        return None
+
+    @hookimpl
+    def list_servers(self):
+        return []
+
+    @hookimpl
+    def get_server_info(self, server_id):
+        return {"id": server_id, "hostname": "h", "status": "running"}
+
+    @hookimpl
+    def start_server(self, server_id):
+        return None
+
+    @hookimpl
+    def stop_server(self, server_id):
+        return None
+
+    @hookimpl
+    def reboot_server(self, server_id):
+        return None
+
+
 def test_manager_needs_no_arguments_and_loads_a_plugin(installed):
     manager = ExtensionManager()
     ext = manager.load_extension("provider", "fixture")
@@ -328,34 +360,8 @@ def test_make_test_instance_checks_hooks_without_scanning():
 
 
 def test_test_instances_take_hyphenated_names_and_classes():
-    class Provider:
-        @hookimpl
-        def create_server(self, config):
-            return {"id": "1", "hostname": config.hostname, "status": "creating"}
-
-        @hookimpl
-        def delete_server(self, server_id):
-            return None
-
-        @hookimpl
-        def list_servers(self):
-            return []
-
-        @hookimpl
-        def get_server_info(self, server_id):
-            return {"id": server_id, "hostname": "h", "status": "running"}
-
-        @hookimpl
-        def start_server(self, server_id):
-            return None
-
-        @hookimpl
-        def stop_server(self, server_id):
-            return None
-
-        @hookimpl
-        def reboot_server(self, server_id):
-            return None
+    class Provider(RequiredHooks):
+        pass
 
     manager = ExtensionManager.make_test_instance({("provider", "my-cloud"): Provider})
     ext = manager.load_extension("provider", "my-cloud")
@@ -379,36 +385,12 @@ def test_raising_attributes_and_sys_exit_stay_inside_the_plugin(installed, name)
 def test_a_plugin_error_never_echoes_a_secret():
     token = "tok-0a1b2c3d4e5f"
 
-    class Leaky:
+    class Leaky(RequiredHooks):
         @hookimpl
         def create_server(self, settings, config):
             raise RuntimeError(
                 f"401 from https://api.example/?token={settings.auth.token.reveal()}"
             )
-
-        @hookimpl
-        def delete_server(self, server_id):
-            return None
-
-        @hookimpl
-        def list_servers(self):
-            return []
-
-        @hookimpl
-        def get_server_info(self, server_id):
-            return None
-
-        @hookimpl
-        def start_server(self, server_id):
-            return None
-
-        @hookimpl
-        def stop_server(self, server_id):
-            return None
-
-        @hookimpl
-        def reboot_server(self, server_id):
-            return None
 
     from provisioning_core import structure
 
