@@ -24,7 +24,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on provisioning_core."""
-    session.install("-e", ".", "mypy==2.4.1")
+    session.install("-e", ".", "mypy==2.4.1", "types-PyYAML")
     session.run("mypy")
 
 

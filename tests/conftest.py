@@ -4,6 +4,7 @@ into a temporary site directory once per session."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,14 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 DISTS = FIXTURES / "dists"
 DIRS = FIXTURES / "dirs"
-ENV_VARS = ("PROV_LOAD_PLUGINS", "PROV_DISABLE_PLUGINS", "PROV_STRICT", "PROV_NO_SCAN_CACHE")
+ENV_VARS = (
+    "PROV_LOAD_PLUGINS",
+    "PROV_DISABLE_PLUGINS",
+    "PROV_STRICT",
+    "PROV_NO_SCAN_CACHE",
+    "PROV_CONFIG",
+    "PROV_DEBUG",
+)
 
 
 def pip_install(target: Path, *projects: Path) -> None:
@@ -39,11 +47,19 @@ def pip_install(target: Path, *projects: Path) -> None:
 
 @pytest.fixture(autouse=True)
 def prov_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own PROV_HOME and no plugin filters from the caller."""
+    """Every test gets its own PROV_HOME, user config directory and working
+    directory, and no PROV_* settings from the caller's environment."""
     home = tmp_path / "prov-home"
     monkeypatch.setenv("PROV_HOME", str(home))
+    # the user's config file and a workspace provisioning.toml are looked up here
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("PROV_") and "__" in n]:
+        monkeypatch.delenv(name)  # configuration settings given as PROV_A__B
     return home
 
 
