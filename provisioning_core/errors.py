@@ -65,6 +65,13 @@ class ConfigError(ProvisioningError):
         super().__init__(full, hint=hint)
 
 
+class InputError(ConfigError):
+    """A command's input is wrong (a plan, zone, hostname, tag or rule); exit 2.
+
+    Raised before anything is called; ``problems`` name each field.
+    """
+
+
 class DataValidationError(ConfigError):
     """Data did not match a model; raised by :func:`provisioning_core.structure`."""
 
@@ -168,3 +175,70 @@ class CapabilityNotSupported(ExtensionError):
 
 class PluginCallError(ExtensionError):
     """A hook implementation raised an unexpected exception or returned malformed data."""
+
+
+class PluginTimeout(PluginCallError):
+    """A hook call did not return within the configured timeout and was abandoned."""
+
+
+def transient_from(exc: BaseException) -> TransientError | None:
+    """``exc`` as a :class:`TransientError` if it is an HTTP 429 or 5xx, else None.
+
+    Recognises the shapes HTTP client libraries use: a ``status_code`` or
+    ``status`` attribute, on the exception or on its ``response``, and a
+    ``Retry-After`` header (seconds, or an HTTP date) on the response or the
+    exception's ``headers``.
+    """
+    status = _http_status(exc)
+    if status is None or not (
+        status == _TOO_MANY_REQUESTS or _SERVER_ERROR <= status < _SERVER_ERROR + 100
+    ):
+        return None
+    return TransientError(
+        f"HTTP {status} from the remote side: {exc}", retry_after=_retry_after(exc)
+    )
+
+
+_TOO_MANY_REQUESTS = 429
+_SERVER_ERROR = 500
+
+
+def _http_status(exc: BaseException) -> int | None:
+    for holder in (exc, getattr(exc, "response", None)):
+        for attribute in ("status_code", "status"):
+            value = getattr(holder, attribute, None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+    return None
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    for holder in (getattr(exc, "response", None), exc):
+        headers = getattr(holder, "headers", None)
+        if headers is None:
+            continue
+        try:
+            value = headers.get("Retry-After")
+        except Exception:  # an odd headers object is no reason to fail
+            return None
+        if value is None:
+            continue
+        return _parse_retry_after(str(value))
+    return None
+
+
+def _parse_retry_after(value: str) -> float | None:
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

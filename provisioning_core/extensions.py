@@ -46,6 +46,8 @@ from provisioning_core.errors import (
     MissingDependency,
     PluginCallError,
     ProvisioningError,
+    TransientError,
+    transient_from,
 )
 from provisioning_core.hookspecs import HOOKS, HookDef
 from provisioning_core.interface import build_plugin_manager, inspect_hooks, spec_argnames
@@ -186,6 +188,11 @@ class Extension:
         """Whether the implementation of ``hook`` takes ``argument`` (e.g. ``check``)."""
         return argument in self.implemented.get(hook, ())
 
+    def require(self, hook: str) -> None:
+        """Raise :class:`CapabilityNotSupported` unless the extension implements ``hook``."""
+        if hook not in self._callers:
+            raise self._unsupported(hook)
+
     @property
     def unsupported(self) -> list[str]:
         """The optional hooks this extension does not implement."""
@@ -240,6 +247,12 @@ class Extension:
         except (ProvisioningError, KeyboardInterrupt, GeneratorExit):
             raise
         except BaseException as exc:  # SystemExit from a plugin must not end the host
+            transient = transient_from(exc)
+            if transient is not None:  # HTTP 429/5xx from the plugin's client library
+                raise TransientError(
+                    redact(f"{self._label}: {hook}: {transient.message}", kwargs),
+                    retry_after=transient.retry_after,
+                ) from None
             error = self._error(
                 redact(f"{hook} raised {type(exc).__name__}: {exc}", kwargs),
                 hook,

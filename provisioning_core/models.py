@@ -242,6 +242,8 @@ class ProviderApi:
     timeout: float = 30.0
     retries: int = 3
     verify_tls: bool = True
+    #: most hook calls per second the core makes to this provider (None: no limit)
+    rate_limit: float | None = None
 
 
 @frozen

@@ -1,12 +1,14 @@
-"""The ``prov`` command: thin click commands that parse, call, render.
+"""The ``prov`` command: thin click commands that parse, call operations, render.
 
-Only click is imported at start-up; each command imports what it needs when it
-runs, so ``prov --help`` stays cheap however many plugins are installed.
+Only click is imported at start-up; a command group's module is imported when
+that group runs, and each command imports what it needs, so ``prov --help``
+stays cheap however many plugins are installed.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
+import os
 import sys
 from typing import Any
 
@@ -14,120 +16,141 @@ import click
 
 from provisioning_core._version import __version__
 
-__all__ = ["main"]
+__all__ = ["cli", "main"]
 
-_KINDS = ("provider", "taskserv", "cluster")
+# name -> (module, attribute, short help shown by `prov --help` without importing it)
+_GROUPS: dict[str, tuple[str, str, str]] = {
+    "server": ("provisioning_core.cli.server", "server", "Create, inspect and manage servers."),
+    "taskserv": (
+        "provisioning_core.cli.taskserv",
+        "taskserv",
+        "Install and run software (taskservs) on servers.",
+    ),
+    "cluster": ("provisioning_core.cli.cluster", "cluster", "Deploy and manage clusters."),
+    "plugin": (
+        "provisioning_core.cli.plugin",
+        "plugin",
+        "Inspect and validate installed plugins.",
+    ),
+    "module": (
+        "provisioning_core.cli.plugin",
+        "module",
+        "Discover and load extensions (the seed's verbs).",
+    ),
+    "config": ("provisioning_core.cli.config", "config", "Show the effective configuration."),
+    "operations": (
+        "provisioning_core.cli.config",
+        "operations",
+        "The audit trail of operations; acknowledge interrupted ones.",
+    ),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group whose subcommands live in modules imported only when used."""
+
+    def list_commands(self, _ctx: click.Context) -> list[str]:
+        return sorted(_GROUPS)
+
+    def get_command(self, _ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _GROUPS.get(cmd_name)
+        if entry is None:
+            return None
+        command: click.Command = getattr(importlib.import_module(entry[0]), entry[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _GROUPS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="prov")
-@click.option("--debug", is_flag=True, help="Show tracebacks on errors (also PROV_DEBUG=1).")
-def cli(debug: bool) -> None:
-    """Provision servers, services and clusters through plugins."""
-    # read by main() from sys.argv: an error may come before click parses anything
-
-
-@cli.group()
-def plugin() -> None:
-    """Inspect installed plugins (never imports them to list them)."""
-
-
-@plugin.command("list")
-@click.option("--kind", type=click.Choice(_KINDS), help="Only this kind.")
 @click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "json"]),
-    default=None,
-    help="Output format (default: table on a terminal, json otherwise).",
+    "--config",
+    "config_file",
+    metavar="FILE",
+    envvar="PROV_CONFIG",
+    help="Configuration file to use instead of the user's (also PROV_CONFIG).",
 )
-def plugin_list(kind: str | None, output: str | None) -> None:
-    """List every discovered plugin with its status, without importing any."""
-    from provisioning_core.discovery import Discovery
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors (also PROV_DEBUG=1).")
+@click.option("-v", "--verbose", count=True, help="Log what is done (-vv: every hook call).")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, debug: bool, verbose: int) -> None:
+    """Provision servers, services and clusters through plugins.
 
-    discovery = Discovery()
-    rows: list[dict[str, Any]] = [
-        {
-            "name": e.name,
-            "kind": e.kind.value,
-            "version": e.version,
-            "distribution": e.distribution,
-            "source": e.source,
-            "status": e.status,
-            "reason": e.reason,
-            "warnings": e.warnings,
-        }
-        for e in discovery.all(kind)
-    ]
-    if (output or ("table" if sys.stdout.isatty() else "json")) == "json":
-        click.echo(json.dumps({"plugins": rows, "problems": discovery.problems}, indent=2))
-        return
-    _table(rows, ["name", "kind", "version", "distribution", "source", "status"])
-    for row in rows:
-        if row["reason"]:
-            click.echo(f"{row['kind']} {row['name']}: {row['reason']}", err=True)
-        for warning in row["warnings"]:
-            click.echo(f"warning: {row['kind']} {row['name']}: {warning}", err=True)
-    for problem in discovery.problems:
-        click.echo(f"warning: {problem}", err=True)
+    \b
+    Exit codes: 0 done, 1 the operation failed, 2 bad usage or input.
+    Shell completion: eval "$(_PROV_COMPLETE=bash_source prov)" (or zsh_source, fish_source).
+    """
+    from provisioning_core.cli.common import Settings, debug_logging
+
+    ctx.obj = Settings(config_file, verbose, debug=debug)
+    ctx.with_resource(debug_logging(verbose))
 
 
-@plugin.command("validate")
-@click.argument("target")
-@click.option("--kind", type=click.Choice(_KINDS), required=True, help="The extension's kind.")
-def plugin_validate(target: str, kind: str) -> None:
-    """Validate an installed plugin by NAME, or a plugin directory by PATH."""
-    from provisioning_core.validation import validate_extension
-
-    report = validate_extension(target, kind)
-    for check, result in report.checks.items():
-        click.echo(f"{check:<11} {result}")
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    for error in report.errors:
-        click.echo(f"error: {error}", err=True)
-    if not report.valid:
-        sys.exit(1)
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    if not rows:
-        click.echo("no plugins found")
-        return
-    widths = {c: max(len(c), *(len(str(r[c] or "-")) for r in rows)) for c in columns}
-    click.echo("  ".join(c.upper().ljust(widths[c]) for c in columns))
-    for row in rows:
-        click.echo("  ".join(str(row[c] or "-").ljust(widths[c]) for c in columns))
-
-
-def main() -> None:
-    """Entry point of ``prov``: turns ProvisioningError into a message and an exit code."""
+def _debug() -> bool:
     from provisioning_core.environ import env_flag
+
+    return "--debug" in sys.argv[1:] or env_flag("PROV_DEBUG")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``prov``: turns every error into a message and an exit code.
+
+    A traceback is shown only with ``--debug`` (or ``PROV_DEBUG=1``), and even
+    then every secret of the configuration is masked in it.
+    """
     from provisioning_core.errors import ProvisioningError
 
-    debug = "--debug" in sys.argv
     try:
-        code = cli.main(standalone_mode=False)
+        code: Any = cli.main(args=argv, prog_name="prov", standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-    except click.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except ProvisioningError as exc:
-        if debug or env_flag("PROV_DEBUG"):
-            if exc.detail:
-                click.echo(exc.detail, err=True)
-            raise
-        click.echo(f"error: {exc}", err=True)
+    except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        _abandon()
+    except ProvisioningError as exc:
+        if _debug():
+            _traceback(exc.detail)
+        _say(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
     except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
-        if debug or env_flag("PROV_DEBUG"):
-            raise
-        click.echo(
+        if _debug():
+            _traceback(None)
+        _say(
             f"internal error: {type(exc).__name__}: {exc}\n"
-            "  hint: run again with --debug for the traceback and report it",
-            err=True,
+            "  hint: run again with --debug for the traceback and report it"
         )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _say(text: str) -> None:
+    from provisioning_core.cli.common import say
+
+    say(text)
+
+
+def _traceback(detail: str | None) -> None:
+    import traceback
+
+    _say(traceback.format_exc().rstrip())
+    if detail:
+        _say(f"the plugin's traceback:\n{detail.rstrip()}")
+
+
+def _abandon() -> None:
+    """A second Ctrl-C (or one outside fleet work): leave now, without joining workers."""
+    _say(
+        "interrupted: anything in flight was abandoned; the next prov run reports what "
+        "did not finish"
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)

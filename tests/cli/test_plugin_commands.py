@@ -29,7 +29,13 @@ def test_plugin_list_table_and_kind_filter(installed):
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "KIND", "VERSION", "DISTRIBUTION", "SOURCE", "STATUS"]
-    assert {line.split()[0] for line in lines[1:]} == {"buildkit", "containerd", "kubernetes"}
+    assert {line.split()[0] for line in lines[1:]} == {
+        "buildkit",
+        "containerd",
+        "kubernetes",
+        "rectask",
+        "rectask-nocheck",
+    }
 
 
 def test_plugin_list_works_in_a_real_process_with_broken_plugins(installed, prov_home):

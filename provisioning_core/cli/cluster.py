@@ -1,0 +1,149 @@
+"""``prov cluster ...``: parse, call :mod:`provisioning_core.operations.clusters`, render."""
+
+from __future__ import annotations
+
+import click
+
+from provisioning_core.cli.common import (
+    check_option,
+    emit,
+    emit_report,
+    engine_for,
+    output_option,
+    wait_option,
+)
+
+__all__ = ["cluster"]
+
+
+@click.group()
+def cluster() -> None:
+    """Deploy and manage clusters.
+
+    NAME is a cluster described by [clusters.NAME] in the configuration; its
+    `type` key names the cluster plugin (default: NAME itself).
+    """
+
+
+def _run(
+    action: str, name: str, check: bool, wait: bool, output: str | None, **kwargs: object
+) -> None:
+    from provisioning_core.operations.clusters import run_cluster
+
+    engine = engine_for(check=check)
+    with engine.writing(f"prov cluster {action.replace('_', '-')} {name}"):
+        report = run_cluster(engine, action, name, wait=wait, **kwargs)  # type: ignore[arg-type]
+    emit_report(report, output)
+
+
+@cluster.command("create")
+@click.argument("name")
+@check_option
+@wait_option
+@output_option
+def create(name: str, check: bool, wait: bool, output: str | None) -> None:
+    """Deploy cluster NAME, its components in dependency order."""
+    _run("create", name, check, wait, output)
+
+
+@cluster.command("delete")
+@click.argument("name")
+@check_option
+@wait_option
+@output_option
+def delete(name: str, check: bool, wait: bool, output: str | None) -> None:
+    """Remove cluster NAME, its components in reverse order."""
+    _run("delete", name, check, wait, output)
+
+
+@cluster.command("scale")
+@click.argument("name")
+@click.option("--component", "-c", required=True, help="The component to scale.")
+@click.option(
+    "--replicas", "-r", type=click.IntRange(min=0), required=True, help="How many instances."
+)
+@check_option
+@wait_option
+@output_option
+def scale(
+    name: str, component: str, replicas: int, check: bool, wait: bool, output: str | None
+) -> None:
+    """Run --replicas instances of one component of cluster NAME."""
+    _run("scale", name, check, wait, output, component=component, replicas=replicas)
+
+
+@cluster.command("upgrade")
+@click.argument("name")
+@click.option("--version", "version", required=True, metavar="V", help="The version to move to.")
+@check_option
+@wait_option
+@output_option
+def upgrade(name: str, version: str, check: bool, wait: bool, output: str | None) -> None:
+    """Move cluster NAME to --version."""
+    _run("upgrade", name, check, wait, output, version=version)
+
+
+@cluster.command("restart-component")
+@click.argument("name")
+@click.argument("component")
+@check_option
+@wait_option
+@output_option
+def restart_component(
+    name: str, component: str, check: bool, wait: bool, output: str | None
+) -> None:
+    """Restart COMPONENT of cluster NAME."""
+    _run("restart_component", name, check, wait, output, component=component)
+
+
+@cluster.command("status")
+@click.argument("name")
+@output_option
+def status(name: str, output: str | None) -> None:
+    """Show cluster NAME's status and each component's."""
+    from provisioning_core.operations.clusters import cluster_status
+
+    engine = engine_for()
+    result = cluster_status(engine, name)
+    from provisioning_core.convert import unstructure
+
+    if output in {"json", "yaml"} or (
+        output is None and not click.get_text_stream("stdout").isatty()
+    ):
+        emit(result, output)
+        return
+    click.echo(f"cluster {result.name}: {result.status}")
+    emit(
+        [unstructure(c) for c in result.components],
+        "table",
+        columns=["name", "status", "healthy", "version", "message"],
+        empty="no components",
+    )
+
+
+@cluster.command("components")
+@click.argument("name")
+@output_option
+def components(name: str, output: str | None) -> None:
+    """List the components of cluster NAME."""
+    from provisioning_core.operations.clusters import components as ops_components
+
+    engine = engine_for()
+    emit(
+        ops_components(engine, name),
+        output,
+        key="components",
+        columns=["name", "kind", "version", "depends_on", "replicas"],
+    )
+
+
+@cluster.command("component-status")
+@click.argument("name")
+@click.argument("component")
+@output_option
+def component_status(name: str, component: str, output: str | None) -> None:
+    """Show the status of COMPONENT of cluster NAME."""
+    from provisioning_core.operations.clusters import component_status as ops_component_status
+
+    engine = engine_for()
+    emit(ops_component_status(engine, name, component), output)

@@ -1,0 +1,96 @@
+"""``prov config show`` and ``prov operations ...``."""
+
+from __future__ import annotations
+
+import click
+
+from provisioning_core.cli.common import emit, load_config_for, output_option, say
+
+__all__ = ["config", "operations"]
+
+
+@click.group()
+def config() -> None:
+    """Show the effective configuration."""
+
+
+@config.command("show")
+@click.option("--sources", is_flag=True, help="Also list the files and variables that contributed.")
+@output_option
+def show(sources: bool, output: str | None) -> None:
+    """Print the configuration in effect, every secret masked.
+
+    Layers, lowest first: built-in defaults, the user's file (or --config),
+    the workspace's provisioning.toml, PROV_SECTION__KEY variables.
+    """
+    cfg = load_config_for()
+    data: dict[str, object] = dict(cfg.masked())
+    if sources or output in {"json", "yaml"}:
+        data = {
+            "config": data,
+            "sources": [f"{s.layer}: {s.location}" for s in cfg.sources],
+            "problems": dict(cfg.problems),
+        }
+    fmt = output or ("yaml" if click.get_text_stream("stdout").isatty() else "json")
+    emit(data, "yaml" if fmt == "table" else fmt)
+    for path, problem in cfg.problems.items():
+        say(f"warning: {path}: {problem}")
+
+
+@click.group()
+def operations() -> None:
+    """The audit trail of operations in the inventory."""
+
+
+@operations.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--status", type=click.Choice(["running", "succeeded", "failed", "interrupted"]))
+@output_option
+def list_(limit: int, status: str | None, output: str | None) -> None:
+    """List recent operations, newest first."""
+    from provisioning_core.state import Inventory
+
+    cfg = load_config_for()
+    with Inventory(secrets=cfg.secrets()) as inventory:
+        rows = inventory.operations(limit=limit, status=status)
+    emit(
+        rows,
+        output,
+        key="operations",
+        columns=[
+            "id",
+            "action",
+            "target",
+            "provider",
+            "status",
+            "started_at",
+            "finished_at",
+            "error",
+        ],
+        empty="no operations recorded",
+    )
+
+
+@operations.command("ack")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="Every interrupted operation.")
+def ack(ids: tuple[int, ...], all_: bool) -> None:
+    """Acknowledge interrupted operations so they are no longer reported."""
+    from provisioning_core.errors import InputError
+    from provisioning_core.state import Inventory
+
+    if not ids and not all_:
+        raise InputError("say which operations", hint="pass their ids, or --all")
+    cfg = load_config_for()
+    with Inventory(secrets=cfg.secrets()) as inventory:
+        pending = {op.id for op in inventory.interrupted_operations()}
+        chosen = sorted(pending) if all_ else list(ids)
+        unknown = [i for i in chosen if i not in pending]
+        if unknown:
+            raise InputError(
+                "not interrupted operations: " + ", ".join(map(str, unknown)),
+                hint="prov operations list --status interrupted shows them",
+            )
+        for op_id in chosen:
+            inventory.acknowledge(op_id)
+    click.echo(f"acknowledged {len(chosen)} operation(s)")

@@ -1,0 +1,156 @@
+"""``prov plugin ...`` and ``prov module ...``: plugins as metadata, and loading one."""
+
+from __future__ import annotations
+
+import click
+
+from provisioning_core.cli.common import emit, output_option, say
+
+__all__ = ["module", "plugin"]
+
+_KINDS = ("provider", "taskserv", "cluster")
+
+
+@click.group()
+def plugin() -> None:
+    """Inspect and validate installed plugins (listing never imports them)."""
+
+
+@plugin.command("list")
+@click.option("--kind", type=click.Choice(_KINDS), help="Only this kind.")
+@output_option
+def plugin_list(kind: str | None, output: str | None) -> None:
+    """List every discovered plugin with its status, without importing any.
+
+    STATUS is ok, incompatible, disabled, shadowed or invalid; the reason for
+    each one that is not ok is printed on stderr (and in -o json).
+    """
+    from provisioning_core.discovery import Discovery
+    from provisioning_core.operations.plugins import plugin_rows
+
+    discovery = Discovery()
+    rows = plugin_rows(discovery, kind)
+    if output in {"json", "yaml"} or (
+        output is None and not click.get_text_stream("stdout").isatty()
+    ):
+        emit({"plugins": rows, "problems": discovery.problems}, output)
+        return
+    emit(
+        rows,
+        "table",
+        columns=["name", "kind", "version", "distribution", "source", "status"],
+        empty="no plugins found",
+    )
+    for row in rows:
+        if row["reason"]:
+            say(f"{row['kind']} {row['name']}: {row['reason']}")
+        for warning in row["warnings"]:
+            say(f"warning: {row['kind']} {row['name']}: {warning}")
+    for problem in discovery.problems:
+        say(f"warning: {problem}")
+
+
+@plugin.command("info")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(_KINDS), help="The kind, when NAME exists as several.")
+@output_option
+def plugin_info(name: str, kind: str | None, output: str | None) -> None:
+    """Describe plugin NAME: metadata, hooks, capabilities it lacks (loads it)."""
+    from provisioning_core.operations.plugins import plugin_info as info
+
+    results = info(name, kind=kind)
+    if output in {"json", "yaml"} or (
+        output is None and not click.get_text_stream("stdout").isatty()
+    ):
+        emit(results, output, key="plugins")
+        return
+    for item in results:
+        click.echo(f"{item['kind']} {item['name']} {item['version']}")
+        for field in (
+            "status",
+            "reason",
+            "description",
+            "distribution",
+            "source",
+            "author",
+            "repository",
+            "requires_core",
+            "dependencies",
+            "path",
+            "hooks",
+            "accepts_check",
+            "unsupported",
+            "load_error",
+        ):
+            value = item.get(field)
+            if value not in (None, "", []):
+                shown = ", ".join(value) if isinstance(value, list) else value
+                click.echo(f"  {field.replace('_', ' ')}: {shown}")
+
+
+@plugin.command("validate")
+@click.argument("target", metavar="NAME|PATH")
+@click.option("--kind", type=click.Choice(_KINDS), help="The kind (required for a PATH).")
+@output_option
+def plugin_validate(target: str, kind: str | None, output: str | None) -> None:
+    """Validate an installed plugin by NAME, or a plugin directory by PATH.
+
+    Checks structure, schema, interface, dependencies and version; exits 1
+    when the plugin is not valid.
+    """
+    from provisioning_core.operations.plugins import validate_plugin
+
+    kind, report = validate_plugin(target, kind)
+    if output in {"json", "yaml"}:
+        from provisioning_core.convert import unstructure
+
+        emit({"target": target, "kind": kind, **unstructure(report)}, output)
+    else:
+        for check, result in report.checks.items():
+            click.echo(f"{check:<11} {result}")
+        for warning in report.warnings:
+            say(f"warning: {warning}")
+        for error in report.errors:
+            say(f"error: {error}")
+    if not report.valid:
+        raise SystemExit(1)
+
+
+@click.group()
+def module() -> None:
+    """Discover and load extensions (the seed's verbs)."""
+
+
+@module.command("discover")
+@click.argument("kind", type=click.Choice(_KINDS))
+@click.option("--name", help="Only extensions with this name.")
+@output_option
+def module_discover(kind: str, name: str | None, output: str | None) -> None:
+    """List the extensions of KIND found (from metadata alone)."""
+    from provisioning_core.discovery import Discovery
+    from provisioning_core.operations.plugins import plugin_rows
+
+    rows = [r for r in plugin_rows(Discovery(), kind) if name is None or r["name"] == name]
+    emit(
+        rows,
+        output,
+        key="extensions",
+        columns=["name", "kind", "version", "distribution", "source", "status", "reason"],
+        empty=f"no {kind} extensions found" + (f" called {name!r}" if name else ""),
+    )
+
+
+@module.command("load")
+@click.argument("kind", type=click.Choice(_KINDS))
+@click.argument("name")
+@click.option("--version", "version", metavar="V", help="An exact version (default: the highest).")
+@output_option
+def module_load(kind: str, name: str, version: str | None, output: str | None) -> None:
+    """Load extension NAME of KIND: import it, check its hooks, report."""
+    from provisioning_core.operations.plugins import load_module
+
+    emit(
+        load_module(kind, name, version),
+        output,
+        columns=["name", "kind", "version", "origin", "hooks", "unsupported", "load_ms"],
+    )

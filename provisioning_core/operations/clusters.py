@@ -1,0 +1,258 @@
+"""Cluster operations: dispatch to the cluster plugin named by ``[clusters.<name>]``.
+
+A cluster's configuration is the ``[clusters.<name>]`` table; its ``type``
+key names the cluster plugin (default: the cluster's own name) and the rest is
+structured into a :class:`ClusterConfig`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provisioning_core.convert import structure, unstructure
+from provisioning_core.errors import InputError, ProvisioningError
+from provisioning_core.extensions import Extension
+from provisioning_core.graph import dependency_waves
+from provisioning_core.models import (
+    ClusterConfig,
+    ClusterInfo,
+    ClusterStatus,
+    Component,
+    ComponentStatus,
+    ExtensionType,
+    OperationResult,
+)
+from provisioning_core.operations.engine import Engine
+from provisioning_core.operations.report import Report, TargetResult, error_message
+from provisioning_core.operations.waiting import WaitCancelled, wait_for
+
+__all__ = [
+    "ACTIONS",
+    "READY",
+    "cluster_config",
+    "cluster_status",
+    "component_status",
+    "components",
+    "run_cluster",
+]
+
+ACTIONS = ("create", "delete", "scale", "upgrade", "restart_component")
+#: statuses ``--wait`` accepts as done (after delete: ``GONE``); ``FAILED`` stops it
+READY = frozenset({"running", "ready", "healthy"})
+GONE = frozenset({"absent", "deleted"})
+FAILED = frozenset({"error", "failed"})
+
+
+def cluster_config(engine: Engine, name: str) -> tuple[Extension, ClusterConfig]:
+    """The cluster plugin and the :class:`ClusterConfig` of cluster ``name``."""
+    table = dict(engine.config.cluster_settings(name))
+    plugin = table.pop("type", name)
+    if not isinstance(plugin, str):
+        raise InputError(
+            f"invalid cluster type in [clusters.{name}]",
+            problems=[
+                f"expected a plugin name, got {type(plugin).__name__} @ $.clusters.{name}.type"
+            ],
+        )
+    config = structure({"name": name, **table}, ClusterConfig, what=f"[clusters.{name}]")
+    return engine.extension(ExtensionType.CLUSTER, plugin), config
+
+
+def run_cluster(
+    engine: Engine,
+    action: str,
+    name: str,
+    *,
+    component: str | None = None,
+    replicas: int | None = None,
+    version: str | None = None,
+    wait: bool = False,
+) -> Report:
+    """Run ``action`` (create, delete, scale, upgrade, restart_component) on cluster ``name``."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown cluster action {action!r}")
+    ext, config = cluster_config(engine, name)
+    ext.require(action)
+    kwargs = _hook_arguments(ext, config, action, component, replicas, version)
+    operation = f"cluster.{action}"
+    if engine.check:
+        return Report(operation, check=True, results=[_plan(ext, action, config, kwargs)])
+
+    def one(_: str) -> TargetResult:
+        inventory = engine.inventory
+        op = inventory.begin_operation(
+            operation,
+            name,
+            provider=config.provider,
+            details={
+                "plugin": ext.name,
+                "component": component,
+                "replicas": replicas,
+                "version": version,
+            },
+        )
+        engine.reporter(name, action.replace("_", " "))
+        try:
+            result: OperationResult = ext.call(action, check=False, **kwargs)
+        except BaseException as exc:
+            inventory.finish_operation(op, "failed", error=error_message(exc))
+            raise
+        status = None
+        if wait and ext.implements("status"):
+            try:
+                status = _wait_cluster(engine, ext, config, gone=action == "delete").status
+            except WaitCancelled as exc:
+                inventory.finish_operation(op, "succeeded", details={"waited": False})
+                return TargetResult(name, "done", exc.last, list(result.actions))
+            except ProvisioningError as exc:
+                inventory.finish_operation(op, "failed", error=exc.message)
+                return TargetResult.failure(name, exc, actions=list(result.actions))
+        inventory.finish_operation(op, "succeeded", details={"changed": result.changed})
+        return TargetResult(
+            name,
+            "done" if result.changed else "unchanged",
+            status,
+            list(result.actions) or ([result.message] if result.message else []),
+        )
+
+    return engine.run_each(operation, [name], one, lambda n: n)
+
+
+def _hook_arguments(
+    ext: Extension,
+    config: ClusterConfig,
+    action: str,
+    component: str | None,
+    replicas: int | None,
+    version: str | None,
+) -> dict[str, Any]:
+    """The hook's arguments, every input checked first (InputError naming each field)."""
+    kwargs: dict[str, Any] = {"config": config}
+    problems = []
+    if action in {"scale", "restart_component"}:
+        if component is None:
+            problems.append("a component is required @ COMPONENT")
+        else:
+            known = [c.name for c in _components(ext, config)]
+            if known and component not in known:
+                problems.append(
+                    f"unknown component {component!r}; allowed: {', '.join(known)} @ COMPONENT"
+                )
+        kwargs["component"] = component
+    if action == "scale":
+        if replicas is None or replicas < 0:
+            problems.append("--replicas must be given, 0 or more @ --replicas")
+        kwargs["replicas"] = replicas
+    if action == "upgrade":
+        if not version:
+            problems.append("--version is required @ --version")
+        kwargs["version"] = version
+    if problems:
+        raise InputError(
+            f"cannot {action.replace('_', ' ')} cluster {config.name!r}", problems=problems
+        )
+    return kwargs
+
+
+def _components(ext: Extension, config: ClusterConfig) -> list[Component]:
+    if config.components:
+        return list(config.components)
+    if ext.implements("list_components"):
+        listed: list[Component] = ext.call("list_components", config=config)
+        return listed
+    if ext.implements("cluster_info"):
+        info: ClusterInfo = ext.call("cluster_info")
+        return list(info.components)
+    return []
+
+
+def _plan(
+    ext: Extension, action: str, config: ClusterConfig, kwargs: dict[str, Any]
+) -> TargetResult:
+    if ext.accepts(action, "check"):
+        result: OperationResult = ext.call(action, check=True, **kwargs)
+        return TargetResult(
+            config.name,
+            "planned" if result.changed else "unchanged",
+            actions=list(result.actions) or [result.message or f"{action} {config.name}"],
+        )
+    # the plugin cannot describe it: the core says what the components and their order are
+    parts = _components(ext, config)
+    waves = dependency_waves({c.name: c.depends_on for c in parts}, what="components")
+    if action == "delete":
+        waves = list(reversed(waves))
+    verb = action.replace("_", " ")
+    actions = [f"{verb} cluster {config.name} with plugin {ext.name}"]
+    actions += (
+        [f"wave {i}: {', '.join(w)}" for i, w in enumerate(waves, 1)]
+        if action in {"create", "delete"}
+        else []
+    )
+    if kwargs.get("component"):
+        actions.append(
+            f"component {kwargs['component']}"
+            + (f" to {kwargs['replicas']} replicas" if action == "scale" else "")
+        )
+    if kwargs.get("version"):
+        actions.append(f"to version {kwargs['version']}")
+    actions.append(f"(the {ext.name} plugin cannot describe its steps in check mode)")
+    return TargetResult(
+        config.name, "planned", actions=actions, data={"config": unstructure(config)}
+    )
+
+
+def _wait_cluster(
+    engine: Engine, ext: Extension, config: ClusterConfig, *, gone: bool
+) -> ClusterStatus:
+    target = GONE if gone else READY
+
+    def poll() -> ClusterStatus:
+        status: ClusterStatus = ext.call("status", config=config)
+        return status
+
+    def done(s: ClusterStatus) -> bool:
+        return s.status in target and (gone or all(c.healthy is not False for c in s.components))
+
+    def failed(s: ClusterStatus) -> str | None:
+        if s.status in FAILED:
+            bad = [f"{c.name}: {c.message or c.status}" for c in s.components if c.healthy is False]
+            return f"status {s.status}" + (f" ({'; '.join(bad)})" if bad else "")
+        return None
+
+    return wait_for(
+        poll,
+        done,
+        what=f"cluster {config.name}",
+        interval=engine.settings.wait_interval,
+        timeout=engine.settings.wait_timeout,
+        describe=lambda s: s.status,
+        failed=failed,
+        progress=lambda state: engine.reporter(config.name, state),
+        cancelled=engine.executor.cancelled,
+    )
+
+
+def cluster_status(engine: Engine, name: str) -> ClusterStatus:
+    """The status of cluster ``name`` and each of its components."""
+    ext, config = cluster_config(engine, name)
+    status: ClusterStatus = ext.call("status", config=config)
+    return status
+
+
+def components(engine: Engine, name: str) -> list[Component]:
+    """The components of cluster ``name``."""
+    ext, config = cluster_config(engine, name)
+    return _components(ext, config)
+
+
+def component_status(engine: Engine, name: str, component: str) -> ComponentStatus:
+    """The status of one component of cluster ``name``."""
+    ext, config = cluster_config(engine, name)
+    known = [c.name for c in _components(ext, config)]
+    if known and component not in known:
+        raise InputError(
+            f"cluster {name!r} has no component {component!r}",
+            problems=[f"allowed: {', '.join(known)} @ COMPONENT"],
+        )
+    status: ComponentStatus = ext.call("component_status", config=config, component=component)
+    return status

@@ -1,0 +1,266 @@
+"""The engine: what every operation shares (configuration, plugins, inventory, executor).
+
+An :class:`Engine` is built once per command (or once per Python program) and
+handed to the operations in :mod:`provisioning_core.operations`.  It loads
+only the extensions an operation asks for, wraps their hooks with the check
+guard, rate limit, retries and timeout, records loads and operations in the
+inventory, and never prints: progress goes to ``reporter``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from provisioning_core.errors import ConfigError, ProvisioningError
+from provisioning_core.extensions import Extension, ExtensionManager, LoadEvent
+from provisioning_core.models import ExtensionType, ProviderSettings, ValidationReport
+from provisioning_core.operations.calls import (
+    RateLimiter,
+    RetryPolicy,
+    check_guard,
+    logged,
+    rate_limited,
+    retrying,
+    with_timeout,
+)
+from provisioning_core.operations.executor import Executor, Interrupted, Outcome, ThreadExecutor
+from provisioning_core.operations.report import Report, TargetResult
+
+if TYPE_CHECKING:
+    from provisioning_core.config import Config, OperationsSettings
+    from provisioning_core.state import Inventory, OperationRecord
+
+__all__ = ["Engine", "Provider", "Reporter"]
+
+Reporter = Callable[[str, str], None]
+"""Hears progress: ``reporter(target, message)``, e.g. ``("web-1", "creating")``."""
+
+
+def _silent(_target: str, _message: str) -> None:
+    pass
+
+
+@attrs.frozen
+class Provider:
+    """A loaded provider with its settings: what server operations call."""
+
+    extension: Extension
+    settings: ProviderSettings
+
+    @property
+    def name(self) -> str:
+        """The provider's name."""
+        return self.extension.name
+
+    def call(self, hook: str, /, **kwargs: Any) -> Any:
+        """Call ``hook`` with this provider's settings."""
+        return self.extension.call(hook, settings=self.settings, **kwargs)
+
+
+class Engine:
+    """Shared machinery of every operation.
+
+    ``check`` turns on check mode: no mutating hook is called except with
+    ``check=True``, and nothing is written to the inventory.  ``parallelism``
+    overrides ``operations.parallelism``.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        check: bool = False,
+        parallelism: int | None = None,
+        reporter: Reporter | None = None,
+        manager: ExtensionManager | None = None,
+        inventory: Inventory | None = None,
+        executor: Executor | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        if config is None:
+            from provisioning_core.config import load_config
+
+            config = load_config()
+        self.config = config
+        self.check = check
+        self.settings: OperationsSettings = config.operations
+        self.reporter = reporter or _silent
+        self.executor: Executor = executor or ThreadExecutor(
+            parallelism if parallelism is not None else self.settings.parallelism
+        )
+        self._inventory = inventory
+        self._inventory_lock = threading.Lock()
+        self._limiters: dict[str, RateLimiter | None] = {}
+        self._providers: dict[str, Provider] = {}
+        self._lock = threading.Lock()
+        self.retry_policy = RetryPolicy(
+            attempts=self.settings.retry_attempts,
+            base_delay=self.settings.retry_base_delay,
+            max_delay=self.settings.retry_max_delay,
+        )
+        retry_kwargs: dict[str, Any] = {"on_retry": self._on_retry}
+        if sleep is not None:
+            retry_kwargs["sleep"] = sleep
+        interceptors = [
+            check_guard(lambda: self.check),
+            logged(),
+            rate_limited(self._limiter),
+            retrying(self.retry_policy, **retry_kwargs),
+            with_timeout(self.settings.hook_timeout),
+        ]
+        if manager is None:
+            manager = ExtensionManager(interceptors=interceptors, on_load=self._on_load)
+        else:
+            manager.interceptors[:0] = interceptors
+            manager.on_load = manager.on_load or self._on_load
+        self.manager = manager
+        self._pending_loads: list[LoadEvent] = []
+
+    # -- plugins --------------------------------------------------------------
+
+    def extension(self, kind: ExtensionType | str, name: str) -> Extension:
+        """The loaded extension ``kind``/``name`` (loaded on first use)."""
+        return self.manager.load_extension(kind, name)
+
+    def provider(self, name: str) -> Provider:
+        """Provider ``name`` loaded, with its settings structured and validated once."""
+        with self._lock:
+            cached = self._providers.get(name)
+            if cached is not None:
+                return cached
+        ext = self.extension(ExtensionType.PROVIDER, name)
+        settings = self.config.provider_settings(name)
+        if ext.implements("validate_config"):
+            report: ValidationReport = ext.call("validate_config", settings=settings)
+            if not report.valid:
+                raise ConfigError(
+                    f"the settings of provider {name!r} are not valid "
+                    f"(checked by {ext.discovered.origin})",
+                    problems=report.errors,
+                    hint=f"fix [providers.{name}] in your configuration; "
+                    "prov config show prints what is in effect",
+                )
+            for warning in report.warnings:
+                self.reporter(name, f"warning: {warning}")
+        provider = Provider(ext, settings)
+        with self._lock:
+            self._providers[name] = provider
+        return provider
+
+    def _limiter(self, provider: str) -> RateLimiter | None:
+        if provider not in self._limiters:
+            rate = self.config.provider_settings(provider).api.rate_limit
+            self._limiters[provider] = RateLimiter(rate) if rate else None
+        return self._limiters[provider]
+
+    def _on_retry(self, call: Any, attempt: int, pause: float, error: ProvisioningError) -> None:
+        self.reporter(
+            call.extension.name,
+            f"{call.hook}: {error.message}; retry {attempt} in {pause:.1f} s",
+        )
+
+    # -- inventory ------------------------------------------------------------
+
+    @property
+    def inventory(self) -> Inventory:
+        """The inventory, opened on first use (check mode reads it but never writes)."""
+        with self._inventory_lock:
+            if self._inventory is None:
+                from provisioning_core.state import Inventory
+
+                self._inventory = Inventory(
+                    secrets=self.config.secrets(), lock_timeout=self.settings.lock_timeout
+                )
+                for event in self._pending_loads:
+                    self._record_load(event)
+                self._pending_loads.clear()
+            return self._inventory
+
+    @property
+    def has_inventory(self) -> bool:
+        """Whether the inventory has been opened."""
+        return self._inventory is not None
+
+    def _on_load(self, event: LoadEvent) -> None:
+        if self.check:
+            return  # check mode writes nothing, not even the audit trail
+        if self._inventory is None:
+            self._pending_loads.append(event)  # recorded if the inventory gets opened
+            return
+        self._record_load(event)
+
+    def _record_load(self, event: LoadEvent) -> None:
+        assert self._inventory is not None
+        self._inventory.record_load(
+            event.kind.value,
+            event.name,
+            event.version,
+            event.seconds,
+            error=event.error.message if event.error else None,
+        )
+
+    @contextmanager
+    def writing(self, command: str) -> Iterator[None]:
+        """Hold the inventory's writer lock for a mutating command (not in check mode)."""
+        if self.check:
+            yield
+            return
+        with self.inventory.lock(command):
+            yield
+
+    def run_each(
+        self,
+        operation: str,
+        items: Sequence[Any],
+        fn: Callable[[Any], TargetResult],
+        name: Callable[[Any], str],
+    ) -> Report:
+        """Run ``fn`` over ``items`` on the executor; one result per item, failures included."""
+        try:
+            outcomes: list[Outcome[Any, TargetResult]] = self.executor.map(fn, list(items))
+            interrupted = False
+        except Interrupted as stop:
+            outcomes = stop.outcomes
+            interrupted = True
+        results = []
+        for outcome in outcomes:
+            if not outcome.started:
+                results.append(
+                    TargetResult(name(outcome.item), "skipped", error="not started: interrupted")
+                )
+            elif outcome.error is not None:
+                results.append(TargetResult.failure(name(outcome.item), outcome.error))
+            else:
+                assert outcome.value is not None
+                results.append(outcome.value)
+        return Report(operation, self.check, results, interrupted=interrupted)
+
+    def interrupted(self) -> list[OperationRecord]:
+        """Operations an earlier run left unfinished (a crash or a kill), until acknowledged."""
+        if self.check and not self._inventory_exists():
+            return []
+        return self.inventory.interrupted_operations()
+
+    def _inventory_exists(self) -> bool:
+        if self._inventory is not None:
+            return True
+        from provisioning_core.paths import prov_home
+
+        return (prov_home() / "inventory.sqlite3").exists()
+
+    def close(self) -> None:
+        """Close the inventory if it was opened."""
+        if self._inventory is not None:
+            self._inventory.close()
+            self._inventory = None
+
+    def __enter__(self) -> Engine:  # noqa: PYI034 - nothing subclasses it; Self needs 3.11
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,138 @@
+"""Parsing and checking what a user typed, before anything is called.
+
+Every function here raises :class:`InputError` (exit 2) naming the field,
+what is wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import attrs
+
+from provisioning_core.errors import InputError
+from provisioning_core.models import FirewallRule, ServerConfig
+
+__all__ = [
+    "check_choice",
+    "check_hostname",
+    "expand_hostnames",
+    "parse_rule",
+    "parse_tags",
+    "read_ssh_keys",
+]
+
+_TAG_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,62}$")
+_RULE_FIELDS = ("direction", "protocol", "port", "action", "source")
+
+
+def parse_tags(values: Iterable[str], *, field: str = "--tag") -> dict[str, str]:
+    """``["env=prod", "team=web"]`` as a dict; a malformed or repeated key is an error."""
+    tags: dict[str, str] = {}
+    problems: list[str] = []
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep:
+            problems.append(f"{value!r} is not KEY=VALUE @ {field}")
+        elif not _TAG_KEY.match(key):
+            problems.append(
+                f"tag key {key!r} must start with a letter or digit and use letters, digits "
+                f"and _.:/- (at most 63 characters) @ {field}"
+            )
+        elif key in tags:
+            problems.append(f"tag {key!r} is given twice @ {field}")
+        else:
+            tags[key] = text
+    if problems:
+        raise InputError(
+            "invalid tags", problems=problems, hint="write each tag as --tag key=value"
+        )
+    return tags
+
+
+def parse_rule(text: str, *, field: str = "--rule") -> FirewallRule:
+    """``DIRECTION,PROTOCOL,PORT,ACTION[,SOURCE]`` (PORT ``*`` for every port) as a rule.
+
+    ``in,tcp,22,accept,10.0.0.0/8`` accepts SSH from one network.
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if not 4 <= len(parts) <= len(_RULE_FIELDS):  # noqa: PLR2004 - the four required fields
+        raise InputError(
+            f"invalid firewall rule {text!r}",
+            problems=[f"expected DIRECTION,PROTOCOL,PORT,ACTION[,SOURCE] @ {field}"],
+            hint="for example: --rule in,tcp,22,accept  or  --rule in,tcp,*,drop,10.0.0.0/8",
+        )
+    values = dict(zip(_RULE_FIELDS, parts, strict=False))
+    port_text = values["port"]
+    port: int | None = None
+    if port_text not in {"*", ""}:
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise InputError(
+                f"invalid firewall rule {text!r}",
+                problems=[f"port {port_text!r} is not a number 1-65535 or * @ {field}"],
+            ) from None
+    try:
+        return FirewallRule(
+            direction=values["direction"].lower(),
+            protocol=values["protocol"].lower(),
+            action=values["action"].lower(),
+            port=port,
+            source=values.get("source") or None,
+        )
+    except ValueError as exc:
+        raise InputError(f"invalid firewall rule {text!r}", problems=[f"{exc} @ {field}"]) from None
+
+
+def check_hostname(hostname: str, *, field: str = "HOSTNAME") -> None:
+    """Raise :class:`InputError` unless ``hostname`` is a valid host name."""
+    try:
+        attrs.validate(ServerConfig(hostname=hostname, plan="-", zone="-"))
+    except ValueError as exc:
+        raise InputError("invalid hostname", problems=[f"{exc} @ {field}"]) from None
+
+
+def expand_hostnames(hostname: str, count: int) -> list[str]:
+    """``web`` with ``count`` 3 is ``web-1, web-2, web-3``; with 1 it is ``web``."""
+    if count < 1:
+        raise InputError("invalid count", problems=[f"{count} is less than 1 @ --count"])
+    names = [hostname] if count == 1 else [f"{hostname}-{i}" for i in range(1, count + 1)]
+    for name in names:
+        check_hostname(name)
+    return names
+
+
+def check_choice(value: str, allowed: Sequence[str], *, what: str, field: str) -> str | None:
+    """A problem line when ``value`` is not one of ``allowed``, else None."""
+    if value in allowed:
+        return None
+    return f"unknown {what} {value!r}; allowed: {', '.join(allowed) or '(none)'} @ {field}"
+
+
+def read_ssh_keys(values: Iterable[str]) -> list[str]:
+    """Each value is a public key or the path of a public key file."""
+    keys: list[str] = []
+    for value in values:
+        path = Path(value).expanduser()
+        if value.startswith(("ssh-", "ecdsa-", "sk-")):
+            keys.append(value.strip())
+            continue
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InputError(
+                "cannot read SSH key",
+                problems=[f"{value}: {exc.strerror or exc} @ --ssh-key"],
+                hint="give a public key (ssh-ed25519 AAAA...) or the path of a .pub file",
+            ) from None
+        if "PRIVATE KEY" in text:
+            raise InputError(
+                "refused a private SSH key",
+                problems=[f"{value} holds a private key @ --ssh-key"],
+                hint="give the public half, usually the same path ending in .pub",
+            )
+        keys.append(text)
+    return keys

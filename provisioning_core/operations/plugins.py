@@ -1,0 +1,132 @@
+"""Plugin operations: list, describe, validate, and the seed's module verbs.
+
+Listing reads metadata only and always works; ``plugin info`` and
+``module load`` import the one extension asked for.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from provisioning_core.discovery import Discovery
+from provisioning_core.errors import InputError, ProvisioningError
+from provisioning_core.extensions import ExtensionManager
+from provisioning_core.hookspecs import HOOKS
+from provisioning_core.models import DiscoveredExtension, ExtensionType, ValidationReport
+
+__all__ = ["load_module", "plugin_info", "plugin_rows", "validate_plugin"]
+
+
+def plugin_rows(discovery: Discovery, kind: str | None = None) -> list[dict[str, Any]]:
+    """One row per discovered extension, whatever its status; nothing is imported."""
+    return [_row(e) for e in discovery.all(kind)]
+
+
+def _row(e: DiscoveredExtension) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "kind": e.kind.value,
+        "version": e.version,
+        "distribution": e.distribution,
+        "source": e.source,
+        "status": e.status,
+        "reason": e.reason,
+        "warnings": list(e.warnings),
+    }
+
+
+def _find(discovery: Discovery, name: str, kind: str | None) -> list[DiscoveredExtension]:
+    kinds = [ExtensionType.of(kind)] if kind else list(ExtensionType)
+    found = [e for k in kinds for e in discovery.candidates(k, name)]
+    if not found:
+        known = sorted({e.name for e in discovery.all(kind)})
+        raise InputError(
+            f"no {kind or 'plugin'} called {name!r} is installed",
+            hint="prov plugin list shows what is installed"
+            + (f" (there are: {', '.join(known)})" if known else ""),
+        )
+    return found
+
+
+def plugin_info(
+    name: str, *, kind: str | None = None, manager: ExtensionManager | None = None
+) -> list[dict[str, Any]]:
+    """What is known about ``name`` (every kind it exists as unless ``kind``).
+
+    Metadata comes from discovery; the hooks it implements come from loading
+    it, and a failure to load is reported in the result, not raised.
+    """
+    manager = manager or ExtensionManager()
+    results = []
+    for found in _find(manager.discovery, name, kind):
+        info = _row(found)
+        info.update(
+            {
+                "description": found.description,
+                "author": found.author,
+                "repository": found.repository,
+                "requires_core": found.requires_core,
+                "dependencies": list(found.dependencies),
+                "target": found.target,
+                "root": found.root,
+            }
+        )
+        if found.status == "ok":
+            try:
+                ext = manager.load_extension(found.kind, found.name, found.version)
+            except ProvisioningError as exc:
+                info["load_error"] = str(exc)
+            else:
+                info["hooks"] = sorted(ext.implemented)
+                info["accepts_check"] = sorted(
+                    h for h in ext.implemented if ext.accepts(h, "check")
+                )
+                info["unsupported"] = [
+                    f"{h} ({HOOKS[found.kind][h].capability})" for h in ext.unsupported
+                ]
+                info["path"] = str(ext.path) if ext.path else None
+        results.append(info)
+    return results
+
+
+def validate_plugin(target: str, kind: str | None = None) -> tuple[str, ValidationReport]:
+    """Validate an installed plugin by name, or a plugin directory by path; returns its kind too."""
+    from provisioning_core.validation import validate_extension
+
+    if kind is None:
+        if Path(target).exists():
+            raise InputError(
+                f"{target} is a directory: say which kind of extension it holds",
+                problems=["--kind is required for a directory @ --kind"],
+                hint="pass --kind provider, --kind taskserv or --kind cluster",
+            )
+        kinds = sorted({e.kind.value for e in _find(Discovery(), target, None)})
+        if len(kinds) > 1:
+            raise InputError(
+                f"{target!r} is the name of several kinds of plugin: {', '.join(kinds)}",
+                hint="pass --kind to choose one",
+            )
+        kind = kinds[0]
+    return kind, validate_extension(target, kind)
+
+
+def load_module(
+    kind: str, name: str, version: str | None = None, *, manager: ExtensionManager | None = None
+) -> dict[str, Any]:
+    """Load one extension (the seed's ``module load``) and say what was loaded and how fast."""
+    manager = manager or ExtensionManager()
+    started = time.perf_counter()
+    ext = manager.load_extension(kind, name, version)
+    seconds = time.perf_counter() - started
+    return {
+        "name": ext.name,
+        "kind": ext.kind.value,
+        "version": ext.version,
+        "origin": ext.discovered.origin,
+        "path": str(ext.path) if ext.path else None,
+        "hooks": sorted(ext.implemented),
+        "unsupported": list(ext.unsupported),
+        "load_ms": round(seconds * 1000, 3),
+    }

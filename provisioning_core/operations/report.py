@@ -1,0 +1,75 @@
+"""What an operation reports: one result per target, planned or done.
+
+These records are what ``-o json`` and ``-o yaml`` print (unstructured), so
+their fields are a documented, stable format (docs/cli.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from attrs import Factory
+
+from provisioning_core.errors import ProvisioningError
+
+__all__ = ["Report", "TargetResult", "error_message"]
+
+
+@attrs.frozen
+class TargetResult:
+    """The result for one target (a server, a taskserv on a server, a cluster).
+
+    ``outcome`` is "planned" (check mode), "done", "unchanged", "failed" or
+    "skipped" (never started: interrupted).  ``actions`` lists the steps done
+    or planned; ``data`` holds the target's record (e.g. the server).
+    """
+
+    target: str
+    outcome: str
+    status: str | None = None
+    actions: list[str] = Factory(list)
+    error: str | None = None
+    hint: str | None = None
+    data: dict[str, Any] = Factory(dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the target did not fail."""
+        return self.outcome not in {"failed", "skipped"}
+
+    @classmethod
+    def failure(cls, target: str, error: BaseException, **kwargs: Any) -> TargetResult:
+        """A failed result carrying the error's message and hint."""
+        hint = error.hint if isinstance(error, ProvisioningError) else None
+        return cls(target, "failed", error=error_message(error), hint=hint, **kwargs)
+
+
+@attrs.frozen
+class Report:
+    """Everything one command did (or, with ``check``, would do)."""
+
+    operation: str
+    check: bool
+    results: list[TargetResult] = Factory(list)
+    warnings: list[str] = Factory(list)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether every target succeeded and nothing was interrupted."""
+        return not self.interrupted and all(r.ok for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when everything succeeded, 130 when interrupted, else 1."""
+        if self.interrupted:
+            return 130
+        return 0 if self.ok else 1
+
+
+def error_message(error: BaseException) -> str:
+    """One line for the inventory and reports: a ProvisioningError's message, else type and text."""
+    if isinstance(error, ProvisioningError):
+        return error.message
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,665 @@
+"""Server operations: create, act on, inspect, list and reconcile servers.
+
+Every function takes an :class:`Engine`.  Input is checked first (hostname,
+plan, zone, tags, rules) and nothing is called when it is wrong; mutating
+work is recorded in the inventory before the provider is called, so a crash
+leaves a record that says what was in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+from attrs import Factory
+
+from provisioning_core.convert import unstructure
+from provisioning_core.errors import (
+    InputError,
+    PluginTimeout,
+    ProvisioningError,
+    ServerNotFound,
+)
+from provisioning_core.models import (
+    FirewallRule,
+    Plan,
+    Price,
+    Server,
+    ServerConfig,
+    ServerStatus,
+    SshAccess,
+    Zone,
+)
+from provisioning_core.operations.engine import Engine, Provider
+from provisioning_core.operations.inputs import check_choice, expand_hostnames
+from provisioning_core.operations.report import Report, TargetResult, error_message
+from provisioning_core.operations.waiting import WaitCancelled, wait_for
+
+__all__ = [
+    "Located",
+    "ServerRow",
+    "act_on_servers",
+    "configure_firewall",
+    "create_servers",
+    "list_servers",
+    "locate_server",
+    "plans",
+    "pricing",
+    "server_info",
+    "ssh_command",
+    "zones",
+]
+
+# action -> (hook, what it is doing, the status that means done; None: gone)
+_ACTIONS: dict[str, tuple[str, str, ServerStatus | None]] = {
+    "delete": ("delete_server", "deleting", None),
+    "start": ("start_server", "starting", ServerStatus.RUNNING),
+    "stop": ("stop_server", "stopping", ServerStatus.STOPPED),
+    "reboot": ("reboot_server", "rebooting", ServerStatus.RUNNING),
+}
+
+
+@attrs.frozen
+class Located:
+    """A server found by id or hostname: which provider has it and its id."""
+
+    provider: str
+    server_id: str
+    hostname: str
+    in_inventory: bool
+
+
+@attrs.frozen
+class ServerRow:
+    """One line of ``prov server list``.
+
+    ``where`` is "both" (the inventory and the provider agree it exists),
+    "provider" (only the provider has it: not created by prov) or
+    "inventory" (only the inventory has it); ``note`` says what to do.
+    """
+
+    provider: str
+    id: str | None
+    hostname: str
+    status: str
+    where: str
+    plan: str | None = None
+    zone: str | None = None
+    ip_addresses: list[str] = Factory(list)
+    tags: dict[str, str] = Factory(dict)
+    note: str = ""
+
+
+# -- create -----------------------------------------------------------------
+
+
+def create_servers(
+    engine: Engine,
+    hostname: str,
+    *,
+    provider: str,
+    plan: str | None = None,
+    zone: str | None = None,
+    os: str | None = None,
+    ssh_keys: Sequence[str] = (),
+    tags: dict[str, str] | None = None,
+    firewall_rules: Sequence[FirewallRule] = (),
+    count: int = 1,
+    wait: bool = False,
+) -> Report:
+    """Create ``count`` servers named after ``hostname`` on ``provider``.
+
+    Validates everything first: the hostnames, and the plan and zone
+    against what the provider offers.  In check mode returns the plan.
+    """
+    hostnames = expand_hostnames(hostname, count)
+    p = engine.provider(provider)
+    defaults = p.settings.defaults
+    configs = _server_configs(
+        p,
+        hostnames,
+        plan=plan or defaults.plan,
+        zone=zone or defaults.zone,
+        os=os or defaults.os,
+        ssh_keys=list(ssh_keys) or list(defaults.ssh_keys),
+        tags=tags or {},
+        firewall_rules=list(firewall_rules),
+    )
+    _refuse_existing(engine, p.name, hostnames)
+    if engine.check:
+        return Report("server.create", check=True, results=[_plan_create(p, c) for c in configs])
+
+    def create(config: ServerConfig) -> TargetResult:
+        return _create_one(engine, p, config, wait=wait)
+
+    return engine.run_each("server.create", configs, create, lambda c: c.hostname)
+
+
+def _server_configs(
+    p: Provider,
+    hostnames: list[str],
+    *,
+    plan: str | None,
+    zone: str | None,
+    os: str | None,
+    ssh_keys: list[str],
+    tags: dict[str, str],
+    firewall_rules: list[FirewallRule],
+) -> list[ServerConfig]:
+    problems: list[str] = []
+    where = f"providers.{p.name}.defaults"
+    if plan is None:
+        problems.append(f"no plan given: pass --plan or set {where}.plan @ --plan")
+    elif p.extension.implements("get_plans"):
+        allowed = [x.name for x in p.call("get_plans")]
+        problems.append(check_choice(plan, allowed, what="plan", field="--plan") or "")
+    if zone is None:
+        problems.append(f"no zone given: pass --zone or set {where}.zone @ --zone")
+    elif p.extension.implements("get_zones"):
+        allowed = [z.name for z in p.call("get_zones")]
+        problems.append(check_choice(zone, allowed, what="zone", field="--zone") or "")
+    problems = [x for x in problems if x]
+    if firewall_rules and not p.settings.features.firewall:
+        problems.append(
+            f"firewall rules given but providers.{p.name}.features.firewall is false @ --rule"
+        )
+    if problems:
+        raise InputError(
+            f"cannot create servers on provider {p.name!r}",
+            problems=problems,
+            hint=f"prov server plans --provider {p.name} and prov server zones --provider "
+            f"{p.name} list what it offers",
+        )
+    assert plan is not None
+    assert zone is not None
+    base: dict[str, Any] = {"plan": plan, "zone": zone, "ssh_keys": ssh_keys, "tags": tags}
+    if os:
+        base["os"] = os
+    return [
+        ServerConfig(hostname=h, firewall_rules=list(firewall_rules), **base) for h in hostnames
+    ]
+
+
+def _refuse_existing(engine: Engine, provider: str, hostnames: list[str]) -> None:
+    if not engine._inventory_exists():
+        return
+    taken = [
+        r
+        for h in hostnames
+        for r in engine.inventory.find_servers(h, provider)
+        if r.hostname == h and not r.deleted
+    ]
+    if taken:
+        raise InputError(
+            f"servers already exist on provider {provider!r}",
+            problems=[
+                f"{r.hostname} exists (id {r.server_id or 'unknown yet'}, {r.status}) @ HOSTNAME"
+                for r in taken
+            ],
+            hint="choose another hostname, or delete the server first with prov server delete",
+        )
+
+
+def _plan_create(p: Provider, config: ServerConfig) -> TargetResult:
+    summary = (
+        f"create server {config.hostname} on {p.name}: plan {config.plan}, zone {config.zone}, "
+        f"os {config.os}"
+    )
+    actions = [summary]
+    if config.firewall_rules:
+        actions.append(f"apply {len(config.firewall_rules)} firewall rules")
+    data = unstructure(config)
+    if p.extension.accepts("create_server", "check"):
+        # the plugin can say more (or refuse the config) without changing anything
+        planned: Server = p.call("create_server", config=config, check=True)
+        data["planned"] = unstructure(planned)
+    return TargetResult(config.hostname, "planned", status="absent", actions=actions, data=data)
+
+
+def _create_one(engine: Engine, p: Provider, config: ServerConfig, *, wait: bool) -> TargetResult:
+    inventory = engine.inventory
+    details = {"plan": config.plan, "zone": config.zone, "os": config.os, "tags": config.tags}
+    op = inventory.begin_operation(
+        "server.create", config.hostname, provider=p.name, details=details
+    )
+    # recorded before the call, so a crash leaves a record of what was in flight
+    inventory.upsert_server(
+        p.name,
+        config.hostname,
+        status=ServerStatus.CREATING.value,
+        plan=config.plan,
+        zone=config.zone,
+        tags=config.tags,
+        operation_id=op,
+    )
+    engine.reporter(config.hostname, f"creating on {p.name}")
+    try:
+        server: Server = p.call("create_server", config=config, check=False)
+    except BaseException as exc:
+        if isinstance(exc, PluginTimeout):  # it may exist: keep the record for reconciling
+            inventory.finish_operation(op, "failed", error=str(exc.message))
+            raise ProvisioningError(
+                f"{exc.message}; the server may have been created",
+                hint=f"prov server list --provider {p.name} finds and records it if it exists",
+            ) from None
+        inventory.forget(p.name, None, config.hostname)  # the provider refused: nothing exists
+        inventory.finish_operation(op, "failed", error=error_message(exc))
+        raise
+    _record(engine, p.name, server, config, op)
+    inventory.update_operation(op, details={"server_id": server.id})
+    actions = [f"created {server.hostname} ({server.id}) on {p.name}"]
+    if wait:
+        try:
+            server = _wait_status(engine, p, server, ServerStatus.RUNNING, "creating")
+        except WaitCancelled as exc:
+            inventory.finish_operation(op, "succeeded", details={"waited": False})
+            return TargetResult(
+                config.hostname, "done", exc.last, actions, data=unstructure(server)
+            )
+        except ProvisioningError as exc:
+            inventory.finish_operation(op, "failed", error=exc.message)
+            return TargetResult.failure(config.hostname, exc, actions=actions)
+        actions.append(f"{server.hostname} is running")
+    inventory.finish_operation(op, "succeeded")
+    return TargetResult(
+        config.hostname, "done", server.status.value, actions, data=unstructure(server)
+    )
+
+
+def _record(engine: Engine, provider: str, server: Server, config: ServerConfig, op: int) -> None:
+    engine.inventory.upsert_server(
+        provider,
+        config.hostname,
+        server_id=server.id,
+        status=server.status.value,
+        plan=server.plan or config.plan,
+        zone=server.zone or config.zone,
+        ip_addresses=server.ip_addresses,
+        tags=server.tags or config.tags,
+        operation_id=op,
+    )
+
+
+def _wait_status(
+    engine: Engine, p: Provider, server: Server, target: ServerStatus | None, doing: str
+) -> Server:
+    """Poll ``server`` until it has ``target`` status (None: until it is gone)."""
+
+    def poll() -> Server | None:
+        try:
+            found: Server = p.call("get_server_info", server_id=server.id)
+        except ServerNotFound:
+            return None
+        if engine.has_inventory:
+            engine.inventory.set_status(
+                p.name, server.id, found.status.value, ip_addresses=found.ip_addresses
+            )
+        return found
+
+    def failed(s: Server | None) -> str | None:
+        if s is not None and s.status is ServerStatus.ERROR:
+            return f"the provider reports status error while {doing}"
+        if s is None and target is not None:
+            return "the server disappeared"
+        return None
+
+    result = wait_for(
+        poll,
+        (lambda s: s is None)
+        if target is None
+        else (lambda s: s is not None and s.status is target),
+        what=f"{doing} {server.hostname} ({server.id}) on {p.name}",
+        interval=engine.settings.wait_interval,
+        timeout=engine.settings.wait_timeout,
+        describe=lambda s: "gone" if s is None else s.status.value,
+        failed=failed,
+        progress=lambda state: engine.reporter(server.hostname, state),
+        cancelled=engine.executor.cancelled,
+    )
+    return result if result is not None else server
+
+
+# -- finding a server -----------------------------------------------------------
+
+
+def locate_server(engine: Engine, ref: str, provider: str | None = None) -> Located:
+    """Find ``ref`` (an id or a hostname): in the inventory first, then at ``provider``.
+
+    Raises :class:`InputError` (exit 2) when it matches nothing or more than
+    one server, saying how to tell them apart.
+    """
+    records = []
+    if engine._inventory_exists():
+        records = [r for r in engine.inventory.find_servers(ref, provider) if not r.deleted]
+    known = [r for r in records if r.server_id is not None]
+    if len(known) > 1:
+        raise InputError(
+            f"{ref!r} matches several servers",
+            problems=[f"{r.hostname} (id {r.server_id}) on {r.provider} @ SERVER" for r in known],
+            hint="give the server's id, or --provider to choose the provider",
+        )
+    if known:
+        r = known[0]
+        assert r.server_id is not None
+        return Located(r.provider, r.server_id, r.hostname, in_inventory=True)
+    if records and provider is None:
+        provider = records[0].provider  # creation in flight or interrupted: ask the provider
+    if provider is None:
+        raise InputError(
+            f"no server {ref!r} in the inventory",
+            hint="pass --provider P for a server prov did not create; "
+            "prov server list shows the servers prov knows",
+        )
+    p = engine.provider(provider)
+    matches = [s for s in p.call("list_servers") if ref in (s.id, s.hostname)]
+    if len(matches) > 1:
+        raise InputError(
+            f"{ref!r} matches several servers on provider {provider!r}",
+            problems=[f"{s.hostname} (id {s.id}) @ SERVER" for s in matches],
+            hint="give the server's id",
+        )
+    if not matches:
+        raise InputError(
+            f"no server {ref!r} on provider {provider!r} (neither an id nor a hostname)",
+            hint=f"prov server list --provider {provider} shows its servers",
+        )
+    s = matches[0]
+    return Located(provider, s.id, s.hostname, in_inventory=False)
+
+
+# -- acting on servers -------------------------------------------------------------
+
+
+def act_on_servers(
+    engine: Engine,
+    action: str,
+    refs: Sequence[str],
+    *,
+    provider: str | None = None,
+    wait: bool = False,
+) -> Report:
+    """``delete``, ``start``, ``stop`` or ``reboot`` each server in ``refs``."""
+    hook, doing, target = _ACTIONS[action]
+    located = [locate_server(engine, ref, provider) for ref in refs]  # all found, or nothing done
+    for loc in located:  # every provider loaded and able to do it, before acting on any
+        engine.provider(loc.provider).extension.require(hook)
+    if engine.check:
+        return Report(
+            f"server.{action}",
+            check=True,
+            results=[
+                TargetResult(
+                    loc.hostname,
+                    "planned",
+                    actions=[f"{action} server {loc.hostname} ({loc.server_id}) on {loc.provider}"],
+                )
+                for loc in located
+            ],
+        )
+
+    def one(loc: Located) -> TargetResult:
+        p = engine.provider(loc.provider)
+        inventory = engine.inventory
+        op = inventory.begin_operation(
+            f"server.{action}",
+            loc.hostname,
+            provider=loc.provider,
+            details={"server_id": loc.server_id},
+        )
+        engine.reporter(loc.hostname, doing)
+        try:
+            p.call(hook, server_id=loc.server_id)
+        except BaseException as exc:
+            inventory.finish_operation(op, "failed", error=error_message(exc))
+            raise
+        if loc.in_inventory:
+            inventory.set_status(loc.provider, loc.server_id, doing)
+        actions = [f"{action} requested for {loc.hostname} ({loc.server_id})"]
+        status = doing
+        if wait:
+            placeholder = Server(loc.server_id, loc.hostname, doing)
+            try:
+                final = _wait_status(engine, p, placeholder, target, doing)
+            except WaitCancelled as exc:
+                inventory.finish_operation(op, "succeeded", details={"waited": False})
+                return TargetResult(loc.hostname, "done", exc.last, actions)
+            except ProvisioningError as exc:
+                inventory.finish_operation(op, "failed", error=exc.message)
+                return TargetResult.failure(loc.hostname, exc, actions=actions)
+            status = "deleted" if target is None else final.status.value
+            actions.append(f"{loc.hostname} is {status}")
+        if action == "delete" and loc.in_inventory:
+            # the provider accepted the deletion; the record stays, marked deleted
+            inventory.mark_deleted(loc.provider, loc.server_id)
+        inventory.finish_operation(op, "succeeded")
+        return TargetResult(loc.hostname, "done", status, actions)
+
+    return engine.run_each(f"server.{action}", located, one, lambda loc: loc.hostname)
+
+
+def configure_firewall(
+    engine: Engine, ref: str, rules: Sequence[FirewallRule], *, provider: str | None = None
+) -> Report:
+    """Replace the firewall rules of server ``ref`` with ``rules``."""
+    loc = locate_server(engine, ref, provider)
+    p = engine.provider(loc.provider)
+    if not p.settings.features.firewall:
+        raise InputError(
+            f"firewall rules are turned off for provider {p.name!r}",
+            problems=[f"features.firewall is false @ $.providers.{p.name}.features.firewall"],
+            hint=f"set providers.{p.name}.features.firewall = true to allow them",
+        )
+    p.extension.require("configure_firewall")
+    actions = [
+        f"{r.direction} {r.protocol} {r.port or '*'} {r.action}"
+        + (f" from {r.source}" if r.source else "")
+        for r in rules
+    ]
+    if engine.check:
+        return Report(
+            "server.firewall",
+            check=True,
+            results=[
+                TargetResult(loc.hostname, "planned", actions=[f"set {len(rules)} rules", *actions])
+            ],
+        )
+
+    def one(target: Located) -> TargetResult:
+        op = engine.inventory.begin_operation(
+            "server.firewall",
+            target.hostname,
+            provider=target.provider,
+            details={"server_id": target.server_id, "rules": [unstructure(r) for r in rules]},
+        )
+        try:
+            p.call("configure_firewall", server_id=target.server_id, rules=list(rules))
+        except BaseException as exc:
+            engine.inventory.finish_operation(op, "failed", error=error_message(exc))
+            raise
+        engine.inventory.finish_operation(op, "succeeded")
+        return TargetResult(target.hostname, "done", actions=actions)
+
+    return engine.run_each("server.firewall", [loc], one, lambda x: x.hostname)
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+def server_info(engine: Engine, ref: str, *, provider: str | None = None) -> Server:
+    """The provider's current view of server ``ref``; refreshes the inventory's status."""
+    loc = locate_server(engine, ref, provider)
+    p = engine.provider(loc.provider)
+    try:
+        server: Server = p.call("get_server_info", server_id=loc.server_id)
+    except ServerNotFound:
+        raise ProvisioningError(
+            f"server {loc.hostname} ({loc.server_id}) is in the inventory but provider "
+            f"{loc.provider!r} no longer has it",
+            hint=f"it was deleted outside prov; prov server list --provider {loc.provider} "
+            "flags it",
+        ) from None
+    if loc.in_inventory and not engine.check:
+        engine.inventory.set_status(
+            loc.provider, server.id, server.status.value, ip_addresses=server.ip_addresses
+        )
+    return server
+
+
+def list_servers(
+    engine: Engine, *, provider: str | None = None
+) -> tuple[list[ServerRow], list[str]]:
+    """Servers from the inventory and the providers, reconciled; and warnings.
+
+    With ``provider``, that provider's servers; without, every provider the
+    inventory has servers on.  A provider that cannot be reached still shows
+    its inventory records, with a warning.  Outside check mode the inventory
+    learns each server's status, and adopts a server whose creation was
+    interrupted before the provider answered.
+    """
+    records = engine.inventory.servers(provider) if engine._inventory_exists() else []
+    names = [provider] if provider else sorted({r.provider for r in records})
+    rows: list[ServerRow] = []
+    warnings: list[str] = []
+    for name in names:
+        mine = [r for r in records if r.provider == name]
+        try:
+            remote: list[Server] = engine.provider(name).call("list_servers")
+        except ProvisioningError as exc:
+            if provider:  # asked for this one provider: its failure is the command's
+                raise
+            warnings.append(f"provider {name!r}: {exc.message}; showing the inventory only")
+            rows.extend(
+                ServerRow(
+                    r.provider,
+                    r.server_id,
+                    r.hostname,
+                    r.status,
+                    "inventory",
+                    r.plan,
+                    r.zone,
+                    list(r.ip_addresses),
+                    dict(r.tags),
+                    note="provider unavailable",
+                )
+                for r in mine
+            )
+            continue
+        rows.extend(_reconcile(engine, name, mine, remote))
+    return rows, warnings
+
+
+def _reconcile(
+    engine: Engine, provider: str, records: list[Any], remote: list[Server]
+) -> list[ServerRow]:
+    writes = not engine.check and engine.has_inventory
+    by_id = {s.id: s for s in remote}
+    seen: set[str] = set()
+    rows: list[ServerRow] = []
+    for r in records:
+        server = by_id.get(r.server_id) if r.server_id else None
+        if server is None and r.server_id is None:
+            # created while the tool crashed before recording the id: adopt by hostname
+            candidates = [s for s in remote if s.hostname == r.hostname and s.id not in seen]
+            if len(candidates) == 1:
+                server = candidates[0]
+                if writes:
+                    engine.inventory.upsert_server(
+                        provider,
+                        r.hostname,
+                        server_id=server.id,
+                        status=server.status.value,
+                        plan=server.plan,
+                        zone=server.zone,
+                        ip_addresses=server.ip_addresses,
+                        tags=server.tags,
+                        operation_id=r.operation_id,
+                    )
+        if server is None:
+            rows.append(
+                ServerRow(
+                    provider,
+                    r.server_id,
+                    r.hostname,
+                    r.status,
+                    "inventory",
+                    r.plan,
+                    r.zone,
+                    list(r.ip_addresses),
+                    dict(r.tags),
+                    note=_missing_note(r.server_id, r.status),
+                )
+            )
+            if writes and r.server_id and r.status == "deleting":
+                engine.inventory.mark_deleted(provider, r.server_id)
+            continue
+        seen.add(server.id)
+        if writes and server.status.value != r.status:
+            engine.inventory.set_status(
+                provider, server.id, server.status.value, ip_addresses=server.ip_addresses
+            )
+        rows.append(_row(provider, server, "both"))
+    rows.extend(
+        _row(provider, s, "provider", note="not created by prov (or its record was removed)")
+        for s in remote
+        if s.id not in seen
+    )
+    return rows
+
+
+def _missing_note(server_id: str | None, status: str) -> str:
+    if server_id is None:
+        return "creation was interrupted before the provider answered, and it has no such server"
+    if status == "deleting":
+        return "deleted"
+    return "the provider no longer has it: deleted outside prov?"
+
+
+def _row(provider: str, s: Server, where: str, note: str = "") -> ServerRow:
+    return ServerRow(
+        provider,
+        s.id,
+        s.hostname,
+        s.status.value,
+        where,
+        s.plan,
+        s.zone,
+        list(s.ip_addresses),
+        dict(s.tags),
+        note,
+    )
+
+
+def plans(engine: Engine, provider: str) -> list[Plan]:
+    """The plans ``provider`` offers."""
+    result: list[Plan] = engine.provider(provider).call("get_plans")
+    return result
+
+
+def zones(engine: Engine, provider: str) -> list[Zone]:
+    """The zones ``provider`` offers."""
+    result: list[Zone] = engine.provider(provider).call("get_zones")
+    return result
+
+
+def pricing(engine: Engine, provider: str) -> list[Price]:
+    """What ``provider``'s plans cost."""
+    result: list[Price] = engine.provider(provider).call("get_pricing")
+    return result
+
+
+def ssh_command(
+    engine: Engine, ref: str, command: Sequence[str] = (), *, provider: str | None = None
+) -> list[str]:
+    """The ``ssh`` command line that reaches server ``ref`` and runs ``command``."""
+    loc = locate_server(engine, ref, provider)
+    access: SshAccess = engine.provider(loc.provider).call(
+        "get_ssh_access", server_id=loc.server_id
+    )
+    argv = ["ssh", "-p", str(access.port)]
+    if access.key_path:
+        argv += ["-i", access.key_path]
+    argv.append(f"{access.user}@{access.host}")
+    if command:
+        argv += ["--", *command]
+    return argv

@@ -1,0 +1,334 @@
+"""Taskserv operations: install and run software on servers, through taskserv plugins.
+
+A taskserv operation names the taskserv and one or more servers; each server
+is located (inventory first, then its provider), its SSH access asked for, and
+the taskserv's hook called for each server concurrently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+
+from provisioning_core.convert import unstructure
+from provisioning_core.errors import InputError, ProvisioningError
+from provisioning_core.extensions import Extension
+from provisioning_core.models import (
+    ExtensionType,
+    OperationResult,
+    Server,
+    SshAccess,
+    TaskservInfo,
+    TaskservStatus,
+    TaskservVersion,
+    UpdateInfo,
+)
+from provisioning_core.operations.engine import Engine
+from provisioning_core.operations.report import Report, TargetResult, error_message
+from provisioning_core.operations.servers import Located, locate_server
+from provisioning_core.operations.waiting import WaitCancelled, wait_for
+
+__all__ = [
+    "Target",
+    "check_updates",
+    "run_taskserv",
+    "taskserv_status",
+    "taskserv_versions",
+]
+
+ACTIONS = ("install", "uninstall", "configure", "restart", "upgrade")
+
+
+@attrs.frozen
+class Target:
+    """One server a taskserv acts on, with how to reach it."""
+
+    located: Located
+    server: Server
+    ssh: SshAccess
+
+    @property
+    def label(self) -> str:
+        """How results name it: the server's hostname."""
+        return self.located.hostname
+
+
+def _targets(engine: Engine, servers: Sequence[str], provider: str | None) -> list[Target]:
+    if not servers:
+        raise InputError("no server given", hint="pass --server S (repeat it for several servers)")
+    targets = []
+    for ref in servers:
+        loc = locate_server(engine, ref, provider)
+        p = engine.provider(loc.provider)
+        server: Server = p.call("get_server_info", server_id=loc.server_id)
+        if p.extension.implements("get_ssh_access"):
+            ssh: SshAccess = p.call("get_ssh_access", server_id=loc.server_id)
+        elif server.ip_addresses:
+            ssh = SshAccess(host=server.ip_addresses[0])
+        else:
+            raise ProvisioningError(
+                f"cannot reach server {loc.hostname}: provider {loc.provider!r} gives neither "
+                "SSH access nor an IP address",
+                hint="use a provider that supports SSH access",
+            )
+        targets.append(Target(loc, server, ssh))
+    return targets
+
+
+def run_taskserv(
+    engine: Engine,
+    action: str,
+    name: str,
+    servers: Sequence[str],
+    *,
+    provider: str | None = None,
+    version: str | None = None,
+    keep_data: bool = False,
+    wait: bool = False,
+) -> Report:
+    """Run ``action`` (install, uninstall, configure, restart, upgrade) of taskserv ``name``."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown taskserv action {action!r}")
+    ext = engine.extension(ExtensionType.TASKSERV, name)
+    ext.require(action)
+    settings = engine.config.taskserv_settings(name)
+    version = _checked_version(ext, action, version, settings)
+    targets = _targets(engine, servers, provider)
+    if action == "install":
+        _check_dependencies(engine, ext, targets)
+    kwargs = _hook_arguments(action, settings, version, keep_data=keep_data)
+    operation = f"taskserv.{action}"
+
+    if engine.check:
+        return Report(
+            operation, check=True, results=[_plan(ext, action, t, version, kwargs) for t in targets]
+        )
+
+    def one(target: Target) -> TargetResult:
+        inventory = engine.inventory
+        op = inventory.begin_operation(
+            operation,
+            f"{name}@{target.label}",
+            provider=target.located.provider,
+            details={"server_id": target.server.id, "version": version},
+        )
+        engine.reporter(target.label, f"{action} {name}")
+        try:
+            result: OperationResult = ext.call(
+                action, server=target.server, ssh=target.ssh, check=False, **kwargs
+            )
+        except BaseException as exc:
+            inventory.finish_operation(op, "failed", error=error_message(exc))
+            raise
+        outcome = "done" if result.changed else "unchanged"
+        status = None
+        if wait and ext.implements("status"):
+            try:
+                status = _wait_taskserv(engine, ext, target, settings, gone=action == "uninstall")
+            except WaitCancelled as exc:
+                inventory.finish_operation(op, "succeeded", details={"waited": False})
+                return TargetResult(target.label, outcome, exc.last, result.actions)
+            except ProvisioningError as exc:
+                inventory.finish_operation(op, "failed", error=exc.message)
+                return TargetResult.failure(target.label, exc, actions=result.actions)
+        inventory.finish_operation(op, "succeeded", details={"changed": result.changed})
+        return TargetResult(
+            target.label,
+            outcome,
+            _describe(status) if status else None,
+            list(result.actions) or ([result.message] if result.message else []),
+            data={"taskserv": name, "server_id": target.server.id, "message": result.message},
+        )
+
+    return engine.run_each(operation, targets, one, lambda t: t.label)
+
+
+def _hook_arguments(
+    action: str, settings: dict[str, Any], version: str | None, *, keep_data: bool
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"settings": settings}
+    if action in {"install", "upgrade"}:
+        kwargs["version"] = version
+    if action == "uninstall":
+        kwargs["keep_data"] = keep_data
+    return kwargs
+
+
+def _checked_version(
+    ext: Extension, action: str, version: str | None, settings: dict[str, Any]
+) -> str | None:
+    if action not in {"install", "upgrade"}:
+        return version
+    available: list[TaskservVersion] = (
+        ext.call("get_available_versions", settings=settings)
+        if ext.implements("get_available_versions")
+        else []
+    )
+    names = [v.version for v in available]
+    if version is None:
+        if action == "install":
+            return None  # the plugin installs its latest
+        stable = [v.version for v in available if not v.prerelease]
+        if not stable:
+            raise InputError(
+                f"no version to upgrade taskserv {ext.name!r} to",
+                problems=["no --version given and the plugin lists no versions @ --version"],
+                hint="pass --version V",
+            )
+        return max(stable, key=_version_key)
+    if names and version not in names:
+        raise InputError(
+            f"taskserv {ext.name!r} has no version {version!r}",
+            problems=[f"allowed: {', '.join(names)} @ --version"],
+            hint=f"prov taskserv versions {ext.name} lists them",
+        )
+    return version
+
+
+def _version_key(text: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(text))
+    except InvalidVersion:
+        return (0, text)
+
+
+def _check_dependencies(engine: Engine, ext: Extension, targets: list[Target]) -> None:
+    """Each requirement of ``taskserv_info`` must be installed on every target server."""
+    if not ext.implements("taskserv_info"):
+        return
+    info: TaskservInfo = ext.call("taskserv_info")
+    problems = []
+    for text in info.dependencies:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as exc:
+            problems.append(f"the plugin declares an invalid dependency {text!r}: {exc}")
+            continue
+        dependency = engine.extension(ExtensionType.TASKSERV, requirement.name)
+        if not dependency.implements("get_current_version"):
+            continue  # it cannot say: trust the operator
+        dep_settings = engine.config.taskserv_settings(requirement.name)
+        for target in targets:
+            current = dependency.call(
+                "get_current_version", server=target.server, ssh=target.ssh, settings=dep_settings
+            )
+            if current is None:
+                problems.append(f"{requirement.name} is not installed on {target.label}")
+            elif requirement.specifier and not requirement.specifier.contains(
+                current, prereleases=True
+            ):
+                problems.append(
+                    f"{target.label} has {requirement.name} {current}, "
+                    f"{ext.name} needs {requirement}"
+                )
+    if problems:
+        first = info.dependencies[0] if info.dependencies else ""
+        raise ProvisioningError(
+            f"cannot install {ext.name} {info.version}: " + "; ".join(problems),
+            hint=f"install what it needs first, e.g. prov taskserv install "
+            f"{Requirement(first).name if first else '<name>'} --server <server>",
+        )
+
+
+def _plan(
+    ext: Extension, action: str, target: Target, version: str | None, kwargs: dict[str, Any]
+) -> TargetResult:
+    what = f"{action} {ext.name}" + (f" {version}" if version else "") + f" on {target.label}"
+    if ext.accepts(action, "check"):
+        result: OperationResult = ext.call(
+            action, server=target.server, ssh=target.ssh, check=True, **kwargs
+        )
+        return TargetResult(
+            target.label,
+            "planned" if result.changed else "unchanged",
+            actions=list(result.actions) or [what],
+        )
+    return TargetResult(
+        target.label,
+        "planned",
+        actions=[what, f"(the {ext.name} plugin cannot describe its steps in check mode)"],
+    )
+
+
+def _wait_taskserv(
+    engine: Engine, ext: Extension, target: Target, settings: dict[str, Any], *, gone: bool
+) -> TaskservStatus:
+    def poll() -> TaskservStatus:
+        status: TaskservStatus = ext.call(
+            "status", server=target.server, ssh=target.ssh, settings=settings
+        )
+        return status
+
+    def done(s: TaskservStatus) -> bool:
+        if gone:
+            return not s.installed
+        return s.installed and s.running and s.healthy is not False
+
+    return wait_for(
+        poll,
+        done,
+        what=f"{ext.name} on {target.label}",
+        interval=engine.settings.wait_interval,
+        timeout=engine.settings.wait_timeout,
+        describe=_describe,
+        progress=lambda state: engine.reporter(target.label, state),
+        cancelled=engine.executor.cancelled,
+    )
+
+
+def _describe(status: TaskservStatus) -> str:
+    if not status.installed:
+        return "not installed"
+    if not status.running:
+        return "stopped"
+    if status.healthy is False:
+        return "unhealthy"
+    return "running" + (f" {status.version}" if status.version else "")
+
+
+def taskserv_status(
+    engine: Engine, name: str, servers: Sequence[str], *, provider: str | None = None
+) -> list[TaskservStatus]:
+    """The status of taskserv ``name`` on each server."""
+    ext = engine.extension(ExtensionType.TASKSERV, name)
+    settings = engine.config.taskserv_settings(name)
+    targets = _targets(engine, servers, provider)
+    outcomes = engine.executor.map(
+        lambda t: ext.call("status", server=t.server, ssh=t.ssh, settings=settings), targets
+    )
+    statuses: list[TaskservStatus] = []
+    for outcome in outcomes:
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.value is not None
+        statuses.append(outcome.value)
+    return statuses
+
+
+def taskserv_versions(engine: Engine, name: str) -> list[TaskservVersion]:
+    """The versions taskserv ``name`` can install, newest first."""
+    ext = engine.extension(ExtensionType.TASKSERV, name)
+    versions: list[TaskservVersion] = ext.call(
+        "get_available_versions", settings=engine.config.taskserv_settings(name)
+    )
+    return versions
+
+
+def check_updates(
+    engine: Engine, name: str, servers: Sequence[str], *, provider: str | None = None
+) -> list[dict[str, Any]]:
+    """For each server, whether a newer version of taskserv ``name`` is available."""
+    ext = engine.extension(ExtensionType.TASKSERV, name)
+    ext.require("check_updates")
+    settings = engine.config.taskserv_settings(name)
+    rows = []
+    for target in _targets(engine, servers, provider):
+        info: UpdateInfo = ext.call(
+            "check_updates", server=target.server, ssh=target.ssh, settings=settings
+        )
+        rows.append({"server": target.label, **unstructure(info)})
+    return rows
