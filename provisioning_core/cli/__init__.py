@@ -90,10 +90,10 @@ def cli(ctx: click.Context, config_file: str | None, debug: bool, verbose: int) 
     ctx.with_resource(debug_logging(verbose))
 
 
-def _debug() -> bool:
+def _debug(argv: list[str] | None) -> bool:
     from provisioning_core.environ import env_flag
 
-    return "--debug" in sys.argv[1:] or env_flag("PROV_DEBUG")
+    return "--debug" in (sys.argv[1:] if argv is None else argv) or env_flag("PROV_DEBUG")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,14 +114,14 @@ def main(argv: list[str] | None = None) -> None:
     except (click.Abort, KeyboardInterrupt):
         _abandon()
     except ProvisioningError as exc:
-        if _debug():
+        if _debug(argv):
             _traceback(exc.detail)
         _say(f"error: {exc}")
         sys.exit(exc.exit_code)
     except SystemExit:
         raise
     except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
-        if _debug():
+        if _debug(argv):
             _traceback(None)
         _say(
             f"internal error: {type(exc).__name__}: {exc}\n"

@@ -29,7 +29,7 @@ def test_plugin_list_table_and_kind_filter(installed):
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "KIND", "VERSION", "DISTRIBUTION", "SOURCE", "STATUS"]
-    assert {line.split()[0] for line in lines[1:]} == {
+    assert {line.split()[0] for line in lines[2:]} == {
         "buildkit",
         "containerd",
         "kubernetes",
