@@ -1,0 +1,71 @@
+"""Parsing what users type: every problem is an InputError naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioning_core.errors import InputError
+from provisioning_core.models import FirewallRule
+from provisioning_core.operations.inputs import (
+    expand_hostnames,
+    parse_rule,
+    parse_tags,
+    read_ssh_keys,
+)
+
+
+def test_tags():
+    assert parse_tags(["env=prod", "team=web=x", "empty="]) == {
+        "env": "prod",
+        "team": "web=x",
+        "empty": "",
+    }
+    with pytest.raises(InputError) as info:
+        parse_tags(["env=a", "env=b", "=x", "bare"])
+    assert info.value.exit_code == 2
+    assert info.value.problems == [
+        "tag 'env' is given twice @ --tag",
+        "tag key '' must start with a letter or digit and use letters, digits and _.:/- (at most 63 characters) @ --tag",
+        "'bare' is not KEY=VALUE @ --tag",
+    ]
+
+
+def test_rules():
+    assert parse_rule("in,tcp,22,accept,10.0.0.0/8") == FirewallRule(
+        "in", "tcp", "accept", 22, "10.0.0.0/8"
+    )
+    assert parse_rule("OUT, udp, *, drop") == FirewallRule("out", "udp", "drop", None)
+    for bad, problem in [
+        ("in,tcp,22", "expected DIRECTION,PROTOCOL,PORT,ACTION[,SOURCE] @ --rule"),
+        ("in,tcp,ssh,accept", "port 'ssh' is not a number 1-65535 or * @ --rule"),
+        (
+            "in,gre,22,accept",
+            "invalid protocol 'gre': expected one of tcp, udp, icmp, any @ --rule",
+        ),
+    ]:
+        with pytest.raises(InputError) as info:
+            parse_rule(bad)
+        assert info.value.problems == [problem]
+
+
+def test_hostnames():
+    assert expand_hostnames("web", 1) == ["web"]
+    assert expand_hostnames("web", 3) == ["web-1", "web-2", "web-3"]
+    with pytest.raises(InputError, match="invalid hostname"):
+        expand_hostnames("a" * 64, 1)
+
+
+def test_ssh_keys(tmp_path):
+    public = tmp_path / "id.pub"
+    public.write_text("ssh-ed25519 AAAAC3 me@host\n")
+    private = tmp_path / "id"
+    private.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n")
+    assert read_ssh_keys([str(public), "ssh-rsa AAAAB3 x"]) == [
+        "ssh-ed25519 AAAAC3 me@host",
+        "ssh-rsa AAAAB3 x",
+    ]
+    with pytest.raises(InputError, match="refused a private SSH key") as info:
+        read_ssh_keys([str(private)])
+    assert "abc" not in str(info.value)
+    with pytest.raises(InputError, match="cannot read SSH key"):
+        read_ssh_keys([str(tmp_path / "missing.pub")])
