@@ -242,11 +242,12 @@ class Engine:
 
     def interrupted(self) -> list[OperationRecord]:
         """Operations an earlier run left unfinished (a crash or a kill), until acknowledged."""
-        if self.check and not self._inventory_exists():
+        if not self.inventory_exists():
             return []
         return self.inventory.interrupted_operations()
 
-    def _inventory_exists(self) -> bool:
+    def inventory_exists(self) -> bool:
+        """Whether there is an inventory to read (check mode never creates one)."""
         if self._inventory is not None:
             return True
         from provisioning_core.paths import prov_home

@@ -182,7 +182,7 @@ def _server_configs(
 
 
 def _refuse_existing(engine: Engine, provider: str, hostnames: list[str]) -> None:
-    if not engine._inventory_exists():
+    if not engine.inventory_exists():
         return
     taken = [
         r
@@ -330,7 +330,7 @@ def locate_server(engine: Engine, ref: str, provider: str | None = None) -> Loca
     one server, saying how to tell them apart.
     """
     records = []
-    if engine._inventory_exists():
+    if engine.inventory_exists():
         records = [r for r in engine.inventory.find_servers(ref, provider) if not r.deleted]
     known = [r for r in records if r.server_id is not None]
     if len(known) > 1:
@@ -517,7 +517,7 @@ def list_servers(
     learns each server's status, and adopts a server whose creation was
     interrupted before the provider answered.
     """
-    records = engine.inventory.servers(provider) if engine._inventory_exists() else []
+    records = engine.inventory.servers(provider) if engine.inventory_exists() else []
     names = [provider] if provider else sorted({r.provider for r in records})
     rows: list[ServerRow] = []
     warnings: list[str] = []
@@ -656,6 +656,14 @@ def ssh_command(
     access: SshAccess = engine.provider(loc.provider).call(
         "get_ssh_access", server_id=loc.server_id
     )
+    for value, what in ((access.host, "host"), (access.user, "user")):
+        if not value or value.startswith("-") or any(c.isspace() for c in value):
+            # ssh would read it as an option: never let a plugin smuggle one in
+            raise ProvisioningError(
+                f"provider {loc.provider!r} gave an unusable SSH {what} {value!r} for "
+                f"{loc.hostname}",
+                hint="report it to the provider plugin's author",
+            )
     argv = ["ssh", "-p", str(access.port)]
     if access.key_path:
         argv += ["-i", access.key_path]
