@@ -8,10 +8,15 @@ Unrelated distributions have METADATA, RECORD and, for every other one, a
 
 Plugin ``i`` is a taskserv when ``i % 10 == 8``, a cluster when ``i % 10 == 9``
 and a provider otherwise; its extension name is the kind's letter and four
-digits (``p0123``, ``t0008``, ``c0009``).  Providers implement every required
-provider hook; ``get_server_info`` returns a prebuilt :class:`Server`, except
-for providers with ``i % 10 == 1`` (``p0001``, ``p0121``...) whose hook returns
-the same server as a plain dict, for the core to structure.
+digits (``p0123``, ``t0008``, ``c0009``); with ``providers_only`` every plugin
+is a provider (the sites of ``prov`` in a fresh process, cli_cases.py).
+Providers implement every required provider hook (create_server,
+delete_server, list_servers, get_server_info, start_server, stop_server,
+reboot_server), so ``prov server list --provider p0123`` really works:
+``list_servers`` returns one server, ``p0123-x``.  ``get_server_info``
+returns a prebuilt :class:`Server`, except for providers with ``i % 10 == 1``
+(``p0001``, ``p0121``...) whose hook returns the same server as a plain dict,
+for the core to structure.
 """
 
 from __future__ import annotations
@@ -118,9 +123,9 @@ def status(config):
 '''
 
 
-def plugin_kind(i: int) -> tuple[str, str]:
+def plugin_kind(i: int, *, providers_only: bool = False) -> tuple[str, str]:
     """(kind, extension name) of plugin number ``i``."""
-    kind, letter = _KINDS.get(i % 10, ("provider", "p"))
+    kind, letter = ("provider", "p") if providers_only else _KINDS.get(i % 10, ("provider", "p"))
     return kind, f"{letter}{i:04d}"
 
 
@@ -157,9 +162,11 @@ def _write_dist(
     (info / "RECORD").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def write_plugin(site: Path, i: int, prefix: str) -> tuple[str, str, str]:
+def write_plugin(
+    site: Path, i: int, prefix: str, *, providers_only: bool = False
+) -> tuple[str, str, str]:
     """Plugin distribution number ``i``; returns (kind, extension name, module name)."""
-    kind, name = plugin_kind(i)
+    kind, name = plugin_kind(i, providers_only=providers_only)
     module = f"{prefix}_{name}"
     dist = f"provisioning-{kind}-{name}-{prefix}"
     version = f"1.{i % 7}.{i % 3}"
@@ -225,12 +232,17 @@ def write_unrelated(site: Path, i: int) -> None:
     _write_dist(site, dist, version, metadata, files)
 
 
-def make_site(site: Path, plugins: int, unrelated: int, prefix: str) -> dict[str, tuple[str, str]]:
-    """Fill ``site``; returns extension name -> (kind, module name) of each plugin."""
+def make_site(
+    site: Path, plugins: int, unrelated: int, prefix: str, *, providers_only: bool = False
+) -> dict[str, tuple[str, str]]:
+    """Fill ``site``; returns extension name -> (kind, module name) of each plugin.
+
+    ``providers_only`` makes every plugin a provider (``p0000`` ... ``p0199``).
+    """
     site.mkdir(parents=True, exist_ok=True)
     made = {}
     for i in range(plugins):
-        kind, name, module = write_plugin(site, i, prefix)
+        kind, name, module = write_plugin(site, i, prefix, providers_only=providers_only)
         made[name] = (kind, module)
     for i in range(unrelated):
         write_unrelated(site, i)

@@ -1,8 +1,9 @@
 """Timing helpers: per-call times in seconds, never assertions.
 
-Two ways to time: :func:`micro` for calls of a few microseconds (many calls
-per sample, as :mod:`timeit` does) and :func:`each` for slow calls timed one
-by one, with untimed preparation before each.  Both switch the garbage
+Three ways to time: :func:`micro` for calls of a few microseconds (many calls
+per sample, as :mod:`timeit` does), :func:`each` for slow calls timed one
+by one, with untimed preparation before each, and :func:`each_round` for
+slow calls compared with each other, taken in turn.  All switch the garbage
 collector off while timing, as :mod:`timeit` does, so a collection that
 belongs to no call in particular does not land on one sample.
 """
@@ -13,7 +14,7 @@ import gc
 import statistics
 import time
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,3 +107,29 @@ def each(
         if enabled:
             gc.enable()
     return Timing(samples)
+
+
+def each_round(fns: Sequence[Callable[[], object]], *, n: int, warmup: int = 1) -> list[Timing]:
+    """Time ``n`` single calls of each of ``fns``, one of each per round, in turn.
+
+    For slow calls compared with each other (whole processes): drift on a
+    busy machine lands on every one of them alike, not on whichever ran last.
+    """
+    samples: list[list[float]] = [[] for _ in fns]
+    enabled = gc.isenabled()
+    try:
+        for i in range(warmup + n):
+            for fn, times in zip(fns, samples, strict=True):
+                gc.collect()
+                gc.disable()
+                started = time.perf_counter()
+                fn()
+                elapsed = time.perf_counter() - started
+                if enabled:
+                    gc.enable()
+                if i >= warmup:
+                    times.append(elapsed)
+    finally:
+        if enabled:
+            gc.enable()
+    return [Timing(times) for times in samples]

@@ -35,15 +35,17 @@ def plugin_list(kind: str | None, output: str | None) -> None:
     ):
         emit({"plugins": rows, "problems": discovery.problems}, output)
         return
+    shown = [
+        {**row, "status": f"{row['status']}: {row['reason']}" if row["reason"] else row["status"]}
+        for row in rows
+    ]
     emit(
-        rows,
+        shown,
         "table",
         columns=["name", "kind", "version", "distribution", "source", "status"],
         empty="no plugins found",
     )
     for row in rows:
-        if row["reason"]:
-            say(f"{row['kind']} {row['name']}: {row['reason']}")
         for warning in row["warnings"]:
             say(f"warning: {row['kind']} {row['name']}: {warning}")
     for problem in discovery.problems:
