@@ -242,8 +242,8 @@ class Engine:
 
     def interrupted(self) -> list[OperationRecord]:
         """Operations an earlier run left unfinished (a crash or a kill), until acknowledged."""
-        if not self.inventory_exists():
-            return []
+        if self.check or not self.inventory_exists():
+            return []  # telling them marks them, and check mode writes nothing
         return self.inventory.interrupted_operations()
 
     def inventory_exists(self) -> bool:
