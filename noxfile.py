@@ -31,5 +31,6 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks in bench/: numbers and ratios against a baseline, never assertions."""
-    session.install("-e", ".")
+    # hatchling and pip build the fixture plugin the operations benchmark installs
+    session.install("-e", ".[test]")
     session.run("python", "bench/run.py", *session.posargs)

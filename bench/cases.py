@@ -88,9 +88,10 @@ class Report:
         at_least: float | None = None,
         words: tuple[str, str] = ("ok", "OVER"),
         target: str = "",
+        note: str = "",
     ) -> None:
         value = self.get(top).timing.median / self.get(bottom).timing.median  # type: ignore[union-attr]
-        row = Row(key, label, ratio=value, target=target)
+        row = Row(key, label, ratio=value, target=target, note=note)
         if at_most is not None:
             row.target = row.target or f"<= {at_most:g}x"
             row.verdict = words[0] if value <= at_most else words[1]

@@ -1,9 +1,10 @@
-"""Benchmarks of the hot paths: discovery, resolve, load, dispatch.
+"""Benchmarks of the hot paths (discovery, resolve, load, dispatch) and of whole commands.
 
 Run ``python bench/run.py`` (or ``nox -s bench``); ``--json PATH`` also writes
 the results as JSON, ``--quick`` takes fewer samples, ``--profile`` prints
-where the time goes.  Numbers and ratios only: nothing here fails on a
-timing, and the exit status is 0 whatever the numbers say.  See README.md.
+where the time goes, ``--only`` picks sections.  Numbers and ratios only:
+nothing here fails on a timing, and the exit status is 0 whatever the numbers
+say.  See README.md.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 # variables that would change what discovery finds or how it caches
 _NEUTRALISED = ("PROV_NO_SCAN_CACHE", "PROV_LOAD_PLUGINS", "PROV_DISABLE_PLUGINS", "PROV_STRICT")
+# hot: the in-process hot paths (cases.py); cli and ops: whole commands (cli_cases.py)
+SECTIONS = ("hot", "cli", "ops")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -27,7 +31,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write results as JSON")
     parser.add_argument("--quick", action="store_true", help="fewer samples (noisier numbers)")
     parser.add_argument("--profile", action="store_true", help="print cProfile summaries too")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help="run only this section (repeatable): hot (discovery, resolve, load, dispatch), "
+        "cli (prov in a fresh process), ops (100 creates through the engine); default: all",
+    )
+    args = parser.parse_args(argv)
+    args.only = [s for s in SECTIONS if s in (args.only or SECTIONS)]
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,22 +67,29 @@ def _run(args: argparse.Namespace, root: Path) -> int:
     # no bench/__pycache__ left behind; the plugin sites are byte-compiled explicitly
     sys.dont_write_bytecode = True
     import cases  # imports the core: only now that PROV_HOME is set
+    import cli_cases
 
     started = time.perf_counter()
-    sites = cases.make_sites(root)
-    setup = time.perf_counter() - started
-    try:
-        report = cases.run(sites, quick=args.quick)
-        if args.profile:
-            cases.profile(sites)
-    finally:
-        cases.forget_sites(sites)
-    elapsed = time.perf_counter() - started
-    report.meta |= _environment() | {
-        "sites": {
+    report, setup = cases.Report(), 0.0
+    if "hot" in args.only:
+        sites = cases.make_sites(root)
+        setup = time.perf_counter() - started
+        try:
+            report = cases.run(sites, quick=args.quick)
+            if args.profile:
+                cases.profile(sites)
+        finally:
+            cases.forget_sites(sites)
+        report.meta["sites"] = {
             "big": f"{cases.BIG_PLUGINS} plugin + {cases.BIG_UNRELATED} unrelated dists",
             "small": f"{cases.SMALL_PLUGINS} plugin dists",
-        },
+        }
+    for section in ("cli", "ops"):
+        if section in args.only:
+            _section(section, cli_cases.SECTIONS[section], report, root, quick=args.quick)
+    elapsed = time.perf_counter() - started
+    report.meta |= _environment() | {
+        "sections": args.only,
         "setup_seconds": round(setup, 3),
         "total_seconds": round(elapsed, 3),
         "quick": args.quick,
@@ -80,6 +101,21 @@ def _run(args: argparse.Namespace, root: Path) -> int:
         args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         print(f"\nwrote {args.json}")
     return 0
+
+
+def _section(name: str, fn: Any, report: Any, root: Path, *, quick: bool) -> None:
+    """Run one section; a command that does not work is reported, not a crash of the run."""
+    from cases import Row
+
+    try:
+        fn(report, root, quick=quick)
+    except Exception as exc:
+        print(f"error: the {name} section failed: {exc}", file=sys.stderr)
+        report.rows.append(
+            Row(
+                f"{name}.failed", f"{name} section", verdict="FAILED", note=str(exc).splitlines()[0]
+            )
+        )
 
 
 def _environment() -> dict[str, object]:
@@ -106,11 +142,19 @@ def _print(report: object) -> None:
         f"provisioning benchmarks: core {meta['provisioning_core']}, pluggy {meta['pluggy']}, "
         f"Python {meta['python']} ({meta['implementation']}), {meta['cpus']} CPUs"
     )
-    print(f'sites: {meta["sites"]["big"]} ("350"); {meta["sites"]["small"]} ("8")')
-    print(
-        f"setup {meta['setup_seconds']:.1f} s, total {meta['total_seconds']:.1f} s"
-        + (" (--quick)" if meta["quick"] else "")
-    )
+    if "sites" in meta:
+        print(f'sites: {meta["sites"]["big"]} ("350"); {meta["sites"]["small"]} ("8")')
+    if "cli" in meta:
+        print(f"cli: {meta['cli']['sites']}; {meta['cli']['command']}")
+        print(f"     bytecode: {meta['cli']['bytecode']}")
+    if "ops" in meta:
+        ops = meta["ops"]
+        print(
+            f"ops: {ops['fixture']} pip-installed, create_latency {ops['create_latency_s']} s, "
+            f"{ops['repetitions']} repetitions, each with a new PROV_HOME"
+        )
+    setup = f"setup {meta['setup_seconds']:.1f} s, " if "sites" in meta else ""
+    print(f"{setup}total {meta['total_seconds']:.1f} s" + (" (--quick)" if meta["quick"] else ""))
     header = f"{'measurement':<58} {'median':>10} {'min':>10}  {'target':<12} verdict"
     print()
     print(header)
@@ -118,8 +162,10 @@ def _print(report: object) -> None:
     for row in report.rows:
         if row.timing is not None:
             median, low = fmt_seconds(row.timing.median), fmt_seconds(row.timing.min)
-        else:
+        elif row.ratio is not None:
             median, low = f"{row.ratio:.2f}x", ""
+        else:
+            median, low = "-", ""
         line = f"{row.label:<58} {median:>10} {low:>10}  {row.target:<12} {row.verdict}"
         if row.note:
             line += f"  ({row.note})" if row.verdict else f"({row.note})"

@@ -114,12 +114,14 @@ def each_round(fns: Sequence[Callable[[], object]], *, n: int, warmup: int = 1) 
 
     For slow calls compared with each other (whole processes): drift on a
     busy machine lands on every one of them alike, not on whichever ran last.
+    Every other round runs them in reverse, so that none always follows the same one.
     """
     samples: list[list[float]] = [[] for _ in fns]
+    pairs = list(zip(fns, samples, strict=True))
     enabled = gc.isenabled()
     try:
         for i in range(warmup + n):
-            for fn, times in zip(fns, samples, strict=True):
+            for fn, times in pairs if i % 2 == 0 else reversed(pairs):
                 gc.collect()
                 gc.disable()
                 started = time.perf_counter()
