@@ -102,8 +102,6 @@ def main(argv: list[str] | None = None) -> None:
     A traceback is shown only with ``--debug`` (or ``PROV_DEBUG=1``), and even
     then every secret of the configuration is masked in it.
     """
-    from provisioning_core.errors import ProvisioningError
-
     try:
         code: Any = cli.main(args=argv, prog_name="prov", standalone_mode=False)
     except click.ClickException as exc:
@@ -113,16 +111,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
         _abandon()
-    except ProvisioningError as exc:
-        if _debug(argv):
-            _traceback(exc.detail)
-        _say(f"error: {exc}")
-        sys.exit(exc.exit_code)
     except SystemExit:
         raise
-    except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
+    except Exception as exc:
+        # imported here: `prov --help` never needs it
+        from provisioning_core.errors import ProvisioningError
+
         if _debug(argv):
-            _traceback(None)
+            _traceback(exc.detail if isinstance(exc, ProvisioningError) else None)
+        if isinstance(exc, ProvisioningError):
+            _say(f"error: {exc}")
+            sys.exit(exc.exit_code)
+        # a bug: say so plainly, keep the traceback for --debug
         _say(
             f"internal error: {type(exc).__name__}: {exc}\n"
             "  hint: run again with --debug for the traceback and report it"

@@ -246,22 +246,25 @@ def _create_one(engine: Engine, p: Provider, config: ServerConfig, *, wait: bool
         inventory.forget(p.name, None, config.hostname)  # the provider refused: nothing exists
         inventory.finish_operation(op, "failed", error=error_message(exc))
         raise
-    _record(engine, p.name, server, config, op)
-    inventory.update_operation(op, details={"server_id": server.id})
+    _record(engine, p.name, server, config, op)  # the server record holds the id from here on
     actions = [f"created {server.hostname} ({server.id}) on {p.name}"]
     if wait:
         try:
             server = _wait_status(engine, p, server, ServerStatus.RUNNING, "creating")
         except WaitCancelled as exc:
-            inventory.finish_operation(op, "succeeded", details={"waited": False})
+            inventory.finish_operation(
+                op, "succeeded", details={"server_id": server.id, "waited": False}
+            )
             return TargetResult(
                 config.hostname, "done", exc.last, actions, data=unstructure(server)
             )
         except ProvisioningError as exc:
-            inventory.finish_operation(op, "failed", error=exc.message)
+            inventory.finish_operation(
+                op, "failed", error=exc.message, details={"server_id": server.id}
+            )
             return TargetResult.failure(config.hostname, exc, actions=actions)
         actions.append(f"{server.hostname} is running")
-    inventory.finish_operation(op, "succeeded")
+    inventory.finish_operation(op, "succeeded", details={"server_id": server.id})
     return TargetResult(
         config.hostname, "done", server.status.value, actions, data=unstructure(server)
     )
