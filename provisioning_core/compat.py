@@ -11,7 +11,6 @@ import functools
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -41,6 +40,9 @@ def core_requirement(requires: Iterable[str] | None) -> str | None:
     Python) are ignored.  Returns e.g. ``">=0.1,<0.2"``, ``""`` for a bare
     ``provisioning-core``, or None when the core is not named at all.
     """
+    # imported here: compiling its grammar costs more than the rest of discovery
+    from packaging.requirements import InvalidRequirement, Requirement
+
     for line in requires or ():
         try:
             req = Requirement(line)
@@ -96,6 +98,9 @@ def extension_requirements(
     markers that do not hold here, are left out.  Each is returned as written,
     without its marker.
     """
+    # imported here: compiling its grammar costs more than the rest of discovery
+    from packaging.requirements import InvalidRequirement, Requirement
+
     known = {canonicalize_name(d) for d in plugin_distributions}
     found = []
     for line in requires or ():
@@ -115,6 +120,9 @@ def extension_requirements(
 
 def invalid_requirements(requirements: Sequence[str]) -> list[str]:
     """One message per requirement string that does not parse."""
+    # imported here: compiling its grammar costs more than the rest of discovery
+    from packaging.requirements import InvalidRequirement, Requirement
+
     problems = []
     for text in requirements:
         try:
@@ -137,6 +145,9 @@ def missing_dependencies(
     1.5.2)"`` or ``"containerd>=1.6 (installed but disabled: ...)"``; empty
     when all are met.
     """
+    # imported here: compiling its grammar costs more than the rest of discovery
+    from packaging.requirements import InvalidRequirement, Requirement
+
     missing = []
     by_name = {canonicalize_name(k): v for k, v in available.items()}
     why_not = {canonicalize_name(k): v for k, v in (unusable or {}).items()}

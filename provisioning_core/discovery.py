@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib.metadata as md
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import attrs
@@ -53,6 +53,9 @@ from provisioning_core.convert import converter
 from provisioning_core.environ import env_flag, env_names
 from provisioning_core.errors import ExtensionNotFound
 from provisioning_core.models import DiscoveredExtension, ExtensionType
+
+if TYPE_CHECKING:
+    import importlib.metadata as md
 from provisioning_core.paths import extensions_dir
 from provisioning_core.registry import registered_extensions, repository_url
 
@@ -72,6 +75,8 @@ def scan_entry_points(
     """
     plugins: list[tuple[md.PackageMetadata, dict[str, dict[str, str]]]] = []
     seen: set[str] = set()
+    import importlib.metadata as md  # only a scan needs it, not a cached lookup
+
     for dist in md.distributions(path=list(path)):
         try:
             text = dist.read_text("entry_points.txt")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import click
 
 from provisioning_core.cli.common import (
@@ -235,6 +232,8 @@ pricing = _catalog_command(
 def ssh(server: str, command: tuple[str, ...], provider: str | None, print_only: bool) -> None:
     """Open an SSH session to SERVER, or run COMMAND there (after --)."""
     import shlex
+    import shutil
+    import subprocess
 
     from provisioning_core.errors import ProvisioningError
     from provisioning_core.operations import servers as ops
