@@ -105,14 +105,23 @@ class ServerNotFound(ProvisioningError):
 class TransientError(ProvisioningError):
     """Raised by a plugin for a failure worth retrying (rate limit, 5xx, busy).
 
-    ``retry_after`` is the delay in seconds the remote side asked for, if any.
+    ``retry_after`` is the delay in seconds the remote side asked for, if any;
+    ``status`` the HTTP status that made it transient, if one did.  A mutating
+    hook is retried after a 5xx only when the plugin raises this itself: the
+    core cannot know whether the request took effect.
     """
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, hint: str | None = None
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        hint: str | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
+        self.status = status
 
 
 class ExtensionError(ProvisioningError):
@@ -195,7 +204,9 @@ def transient_from(exc: BaseException) -> TransientError | None:
     ):
         return None
     return TransientError(
-        f"HTTP {status} from the remote side: {exc}", retry_after=_retry_after(exc)
+        f"HTTP {status} from the remote side: {exc}",
+        retry_after=_retry_after(exc),
+        status=status,
     )
 
 

@@ -252,6 +252,7 @@ class Extension:
                 raise TransientError(
                     redact(f"{self._label}: {hook}: {transient.message}", kwargs),
                     retry_after=transient.retry_after,
+                    status=transient.status,
                 ) from None
             error = self._error(
                 redact(f"{hook} raised {type(exc).__name__}: {exc}", kwargs),

@@ -141,6 +141,11 @@ def _port(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
         raise ValueError(f"invalid {attribute.name} {value}: expected 1-65535")
 
 
+def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise ValueError(f"invalid {attribute.name} {value}: expected a number above 0")
+
+
 # --- providers --------------------------------------------------------------
 
 
@@ -243,7 +248,7 @@ class ProviderApi:
     retries: int = 3
     verify_tls: bool = True
     #: most hook calls per second the core makes to this provider (None: no limit)
-    rate_limit: float | None = None
+    rate_limit: float | None = field(default=None, validator=_positive_or_none)
 
 
 @frozen

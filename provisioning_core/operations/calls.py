@@ -34,6 +34,8 @@ __all__ = [
 
 log = logging.getLogger("provisioning.calls")
 
+_TOO_MANY_REQUESTS = 429  # refused before any work was done: always safe to repeat
+
 
 class CheckModeViolation(ProvisioningError):
     """A mutating hook that cannot take ``check`` was about to be called in check mode.
@@ -99,6 +101,15 @@ def retrying(
             try:
                 return proceed()
             except TransientError as exc:
+                mutating = HOOKS[call.extension.kind][call.hook].mutating
+                if mutating and exc.status is not None and exc.status != _TOO_MANY_REQUESTS:
+                    # a 5xx may come after the change was made: repeating it
+                    # could create a second server
+                    exc.hint = exc.hint or (
+                        "the request may or may not have taken effect; check (prov server "
+                        "list) before trying again"
+                    )
+                    raise
                 if attempt >= policy.attempts:
                     exc.message = f"{exc.message} (gave up after {attempt} attempts)"
                     exc.hint = exc.hint or (

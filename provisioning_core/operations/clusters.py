@@ -136,7 +136,8 @@ def _hook_arguments(
             known = [c.name for c in _components(ext, config)]
             if known and component not in known:
                 problems.append(
-                    f"unknown component {component!r}; allowed: {', '.join(known)} @ COMPONENT"
+                    f"unknown component {component!r}; allowed: {', '.join(known)} @ "
+                    + ("--component" if action == "scale" else "COMPONENT")
                 )
         kwargs["component"] = component
     if action == "scale":

@@ -109,8 +109,9 @@ class Engine:
         interceptors = [
             check_guard(lambda: self.check),
             logged(),
-            rate_limited(self._limiter),
+            # each attempt, retries included, waits for the provider's rate limit
             retrying(self.retry_policy, **retry_kwargs),
+            rate_limited(self._limiter),
             with_timeout(self.settings.hook_timeout),
         ]
         if manager is None:

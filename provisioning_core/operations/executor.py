@@ -15,6 +15,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
+from provisioning_core.errors import ProvisioningError
+
 __all__ = ["Executor", "Interrupted", "Outcome", "ThreadExecutor"]
 
 T = TypeVar("T")
@@ -39,11 +41,15 @@ class Outcome(Generic[T, R]):
         return self.started and self.error is None
 
 
-class Interrupted(Exception):
+class Interrupted(ProvisioningError):
     """Ctrl-C arrived: running items finished and were recorded, the rest never started."""
 
+    exit_code = 130
+
     def __init__(self, outcomes: Sequence[Outcome[Any, Any]]) -> None:
-        super().__init__("interrupted")
+        super().__init__(
+            "interrupted: work in flight finished and was recorded, the rest never started"
+        )
         self.outcomes = list(outcomes)
 
 
@@ -78,6 +84,8 @@ class ThreadExecutor:
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Outcome[T, R]]:
         """One outcome per item, in order; raises :class:`Interrupted` on Ctrl-C."""
+        if not items:
+            return []
         # even one item runs on the pool: this thread only waits, so Ctrl-C
         # lands here and never in the middle of a hook call or a record
         outcomes: dict[int, Outcome[T, R]] = {}

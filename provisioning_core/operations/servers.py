@@ -68,6 +68,8 @@ class Located:
     server_id: str
     hostname: str
     in_inventory: bool
+    #: only an inventory record, of a creation interrupted before the provider answered
+    stale: bool = False
 
 
 @attrs.frozen
@@ -326,11 +328,15 @@ def _wait_status(
 # -- finding a server -----------------------------------------------------------
 
 
-def locate_server(engine: Engine, ref: str, provider: str | None = None) -> Located:
+def locate_server(
+    engine: Engine, ref: str, provider: str | None = None, *, stale: bool = False
+) -> Located:
     """Find ``ref`` (an id or a hostname): in the inventory first, then at ``provider``.
 
     Raises :class:`InputError` (exit 2) when it matches nothing or more than
-    one server, saying how to tell them apart.
+    one server, saying how to tell them apart.  With ``stale``, the record of
+    a creation interrupted before the provider answered, which the provider
+    does not have, is returned marked ``stale`` (to be removed).
     """
     records = []
     if engine.inventory_exists():
@@ -362,13 +368,41 @@ def locate_server(engine: Engine, ref: str, provider: str | None = None) -> Loca
             problems=[f"{s.hostname} (id {s.id}) @ SERVER" for s in matches],
             hint="give the server's id",
         )
+    pending = [r for r in records if r.provider == provider]
     if not matches:
+        if stale and pending:
+            _refuse_in_flight(engine, pending[0])
+            return Located(provider, "", pending[0].hostname, in_inventory=True, stale=True)
         raise InputError(
             f"no server {ref!r} on provider {provider!r} (neither an id nor a hostname)",
             hint=f"prov server list --provider {provider} shows its servers",
         )
     s = matches[0]
-    return Located(provider, s.id, s.hostname, in_inventory=False)
+    if pending and not engine.check:  # its creation was interrupted: adopt it now
+        engine.inventory.upsert_server(
+            provider,
+            s.hostname,
+            server_id=s.id,
+            status=s.status.value,
+            operation_id=pending[0].operation_id,
+        )
+    return Located(provider, s.id, s.hostname, in_inventory=bool(pending))
+
+
+def _running_operations(engine: Engine) -> set[int]:
+    """Ids of operations a live run is doing now (dead runs were marked when the engine began)."""
+    if not engine.inventory_exists():
+        return set()
+    return {op.id for op in engine.inventory.operations(status="running", limit=1000)}
+
+
+def _refuse_in_flight(engine: Engine, record: Any) -> None:
+    if record.operation_id in _running_operations(engine):
+        raise InputError(
+            f"{record.hostname} is being created by another prov run "
+            f"(operation {record.operation_id})",
+            hint="wait for that run to finish, then try again",
+        )
 
 
 # -- acting on servers -------------------------------------------------------------
@@ -382,10 +416,18 @@ def act_on_servers(
     provider: str | None = None,
     wait: bool = False,
 ) -> Report:
-    """``delete``, ``start``, ``stop`` or ``reboot`` each server in ``refs``."""
-    hook, doing, target = _ACTIONS[action]
-    located = [locate_server(engine, ref, provider) for ref in refs]  # all found, or nothing done
-    for loc in located:  # every provider loaded and able to do it, before acting on any
+    """``delete``, ``start``, ``stop`` or ``reboot`` each server in ``refs``.
+
+    Deleting a server the provider no longer has marks its record deleted;
+    deleting a record whose creation was interrupted before the provider
+    answered (and the provider has no such server) removes the record.
+    """
+    if action not in _ACTIONS:
+        raise ValueError(f"unknown server action {action!r}; there are: {', '.join(_ACTIONS)}")
+    hook = _ACTIONS[action][0]
+    # every server found and every provider able to do it, before acting on any
+    located = [locate_server(engine, ref, provider, stale=action == "delete") for ref in refs]
+    for loc in located:
         engine.provider(loc.provider).extension.require(hook)
     if engine.check:
         return Report(
@@ -395,50 +437,83 @@ def act_on_servers(
                 TargetResult(
                     loc.hostname,
                     "planned",
-                    actions=[f"{action} server {loc.hostname} ({loc.server_id}) on {loc.provider}"],
+                    actions=[
+                        f"forget the record of {loc.hostname}: its creation was interrupted"
+                        if loc.stale
+                        else f"{action} server {loc.hostname} ({loc.server_id}) on {loc.provider}"
+                    ],
                 )
                 for loc in located
             ],
         )
+    return engine.run_each(
+        f"server.{action}",
+        located,
+        lambda loc: _act_one(engine, action, loc, wait=wait),
+        lambda loc: loc.hostname,
+    )
 
-    def one(loc: Located) -> TargetResult:
-        p = engine.provider(loc.provider)
-        inventory = engine.inventory
-        op = inventory.begin_operation(
-            f"server.{action}",
+
+def _act_one(engine: Engine, action: str, loc: Located, *, wait: bool) -> TargetResult:
+    hook, doing, target = _ACTIONS[action]
+    inventory = engine.inventory
+    if loc.stale:
+        inventory.forget(loc.provider, None, loc.hostname)
+        return TargetResult(
             loc.hostname,
-            provider=loc.provider,
-            details={"server_id": loc.server_id},
+            "done",
+            "deleted",
+            [
+                (
+                    f"removed the record of {loc.hostname}: its creation was interrupted and "
+                    f"{loc.provider} has no such server"
+                )
+            ],
         )
-        engine.reporter(loc.hostname, doing)
-        try:
-            p.call(hook, server_id=loc.server_id)
-        except BaseException as exc:
-            inventory.finish_operation(op, "failed", error=error_message(exc))
+    p = engine.provider(loc.provider)
+    op = inventory.begin_operation(
+        f"server.{action}",
+        loc.hostname,
+        provider=loc.provider,
+        details={"server_id": loc.server_id},
+    )
+    engine.reporter(loc.hostname, doing)
+    try:
+        p.call(hook, server_id=loc.server_id)
+    except ServerNotFound:
+        if action != "delete":
+            inventory.finish_operation(op, "failed", error="the provider has no such server")
             raise
-        if loc.in_inventory:
-            inventory.set_status(loc.provider, loc.server_id, doing)
-        actions = [f"{action} requested for {loc.hostname} ({loc.server_id})"]
-        status = doing
-        if wait:
-            placeholder = Server(loc.server_id, loc.hostname, doing)
-            try:
-                final = _wait_status(engine, p, placeholder, target, doing)
-            except WaitCancelled as exc:
-                inventory.finish_operation(op, "succeeded", details={"waited": False})
-                return TargetResult(loc.hostname, "done", exc.last, actions)
-            except ProvisioningError as exc:
-                inventory.finish_operation(op, "failed", error=exc.message)
-                return TargetResult.failure(loc.hostname, exc, actions=actions)
-            status = "deleted" if target is None else final.status.value
-            actions.append(f"{loc.hostname} is {status}")
-        if action == "delete" and loc.in_inventory:
-            # the provider accepted the deletion; the record stays, marked deleted
-            inventory.mark_deleted(loc.provider, loc.server_id)
-        inventory.finish_operation(op, "succeeded")
-        return TargetResult(loc.hostname, "done", status, actions)
-
-    return engine.run_each(f"server.{action}", located, one, lambda loc: loc.hostname)
+        # already gone (deleted outside prov): what was asked for is true
+        inventory.mark_deleted(loc.provider, loc.server_id)
+        inventory.finish_operation(op, "succeeded", details={"already_gone": True})
+        return TargetResult(
+            loc.hostname, "unchanged", "deleted", [f"{loc.provider} no longer has it"]
+        )
+    except BaseException as exc:
+        inventory.finish_operation(op, "failed", error=error_message(exc))
+        raise
+    if loc.in_inventory:
+        inventory.set_status(loc.provider, loc.server_id, doing)
+    actions = [f"{action} requested for {loc.hostname} ({loc.server_id})"]
+    status = doing
+    if wait:
+        placeholder = Server(loc.server_id, loc.hostname, doing)
+        try:
+            final = _wait_status(engine, p, placeholder, target, doing)
+        except WaitCancelled as exc:
+            inventory.finish_operation(op, "succeeded", details={"waited": False})
+            return TargetResult(loc.hostname, "done", exc.last, actions)
+        except ProvisioningError as exc:
+            inventory.finish_operation(op, "failed", error=exc.message)
+            return TargetResult.failure(loc.hostname, exc, actions=actions)
+        status = "deleted" if target is None else final.status.value
+        actions.append(f"{loc.hostname} is {status}")
+    if action == "delete" and loc.in_inventory:
+        # the provider accepted the deletion; the record stays, marked deleted
+        inventory.mark_deleted(loc.provider, loc.server_id)
+    inventory.finish_operation(op, "succeeded")
+    return TargetResult(loc.hostname, "done", status, actions)
 
 
 def configure_firewall(
@@ -552,10 +627,17 @@ def list_servers(
     return rows, warnings
 
 
+def _reconcile_note(r: Any, running: set[int]) -> str:
+    if r.server_id is None and r.operation_id in running:
+        return "being created by another prov run"
+    return _missing_note(r.server_id, r.status)
+
+
 def _reconcile(
     engine: Engine, provider: str, records: list[Any], remote: list[Server]
 ) -> list[ServerRow]:
     writes = not engine.check and engine.has_inventory
+    running = _running_operations(engine)
     by_id = {s.id: s for s in remote}
     seen: set[str] = set()
     rows: list[ServerRow] = []
@@ -590,7 +672,7 @@ def _reconcile(
                     r.zone,
                     list(r.ip_addresses),
                     dict(r.tags),
-                    note=_missing_note(r.server_id, r.status),
+                    note=_reconcile_note(r, running),
                 )
             )
             if writes and r.server_id and r.status == "deleting":

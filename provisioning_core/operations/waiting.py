@@ -68,7 +68,8 @@ def wait_for(
         problem = failed(result)
         if problem is not None:
             raise ProvisioningError(
-                f"{what}: {problem}", hint="inspect it with prov server info, then delete or retry"
+                f"{what}: {problem}",
+                hint="inspect its state (prov ... info or status), then retry or remove it",
             )
         remaining = deadline - clock()
         if remaining <= 0:

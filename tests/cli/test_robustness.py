@@ -178,6 +178,13 @@ def test_a_process_killed_mid_create_is_reported_by_the_next_run(
     assert "interrupted" in prov("server", "plans", "-p", "recording").stderr
     assert prov("operations", "ack", "--all").exit_code == 0
     assert "interrupted" not in prov("server", "plans", "-p", "recording").stderr
+    # the hostname is not blocked for good: deleting drops the record of what never existed
+    workspace(FAST)
+    assert prov(*CREATE).exit_code == 2
+    dropped = prov("server", "delete", "web", "-o", "json")
+    assert dropped.exit_code == 0, dropped.output
+    assert "its creation was interrupted" in dropped.json()["results"][0]["actions"][0]
+    assert prov(*CREATE).exit_code == 0
 
 
 def test_two_concurrent_writers_serialize_or_fail_clearly(installed, prov_home, workspace):

@@ -226,6 +226,11 @@ def test_list_reconciles_both_sides(prov, prov_home, workspace):
     assert rows["ghost"]["where"] == "inventory"
     assert "deleted outside prov" in rows["ghost"]["note"]
     assert ghost.server_id == "rec-000000"
+    # deleting what is already gone is done, not an error, and clears the record
+    gone = prov("server", "delete", "ghost", "-o", "json")
+    assert gone.exit_code == 0, gone.output
+    assert gone.json()["results"][0]["outcome"] == "unchanged"
+    assert "ghost" not in prov("server", "list", "-o", "json").stdout
 
 
 def test_ssh_prints_the_command(prov, workspace):

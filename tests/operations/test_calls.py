@@ -52,6 +52,17 @@ class Http(RequiredProvider):
         raise HttpFailure(self.status, self.headers)
 
 
+class HttpCreate(RequiredProvider):
+    def __init__(self, status):
+        self.status = status
+        self.calls = 0
+
+    @hookimpl
+    def create_server(self, config):
+        self.calls += 1
+        raise HttpFailure(self.status)
+
+
 class Sleepy(RequiredProvider):
     @hookimpl
     def get_pricing(self, settings):
@@ -181,3 +192,15 @@ def test_rate_limiter_spaces_calls_and_is_shared_by_threads():
     assert stamps[-1] - stamps[0] >= 9 * 0.02 * 0.9
     with pytest.raises(ValueError, match="rate must be positive"):
         RateLimiter(0)
+
+
+@pytest.mark.parametrize(("status", "calls"), [(503, 1), (429, 3)])
+def test_a_mutating_hook_is_not_repeated_after_a_5xx(status, calls):
+    # a 5xx may come after the server was made: repeating could make a second one
+    plugin = HttpCreate(status)
+    ext = _ext(plugin, retrying(RetryPolicy(attempts=3, base_delay=0), sleep=lambda _: None))
+    with pytest.raises(TransientError) as info:
+        ext.call("create_server", settings=None, config=None, check=False)
+    assert plugin.calls == calls
+    if status == 503:
+        assert "may or may not have taken effect" in str(info.value)
