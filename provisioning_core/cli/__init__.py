@@ -71,7 +71,6 @@ class _LazyGroup(click.Group):
     "--config",
     "config_file",
     metavar="FILE",
-    envvar="PROV_CONFIG",
     help="Configuration file to use instead of the user's (also PROV_CONFIG).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors (also PROV_DEBUG=1).")
@@ -81,7 +80,7 @@ def cli(ctx: click.Context, config_file: str | None, debug: bool, verbose: int) 
     """Provision servers, services and clusters through plugins.
 
     \b
-    Exit codes: 0 done, 1 the operation failed, 2 bad usage or input.
+    Exit codes: 0 done, 1 the operation failed, 2 bad usage or input, 130 interrupted.
     Shell completion: eval "$(_PROV_COMPLETE=bash_source prov)" (or zsh_source, fish_source).
     """
     from provisioning_core.cli.common import Settings, debug_logging

@@ -16,7 +16,13 @@ def config() -> None:
 
 @config.command("show")
 @click.option("--sources", is_flag=True, help="Also list the files and variables that contributed.")
-@output_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["yaml", "json", "table"]),
+    default=None,
+    help="Output format (default: yaml on a terminal, json otherwise; table is yaml).",
+)
 def show(sources: bool, output: str | None) -> None:
     """Print the configuration in effect, every secret masked.
 
@@ -48,11 +54,16 @@ def operations() -> None:
 @output_option
 def list_(limit: int, status: str | None, output: str | None) -> None:
     """List recent operations, newest first."""
+    from provisioning_core.paths import prov_home
     from provisioning_core.state import Inventory
 
     cfg = load_config_for()
-    with Inventory(secrets=cfg.secrets()) as inventory:
-        rows = inventory.operations(limit=limit, status=status)
+    if not (prov_home() / "inventory.sqlite3").exists():
+        rows = []
+    else:
+        with Inventory(secrets=cfg.secrets()) as inventory:
+            inventory.interrupted_operations()  # a run that died shows as interrupted
+            rows = inventory.operations(limit=limit, status=status)
     emit(
         rows,
         output,

@@ -22,8 +22,8 @@ def plugin() -> None:
 def plugin_list(kind: str | None, output: str | None) -> None:
     """List every discovered plugin with its status, without importing any.
 
-    STATUS is ok, incompatible, disabled, shadowed or invalid; the reason for
-    each one that is not ok is printed on stderr (and in -o json).
+    STATUS is ok, incompatible, disabled, shadowed or invalid, with the reason
+    when it is not ok (in -o json: the "reason" field).
     """
     from provisioning_core.discovery import Discovery
     from provisioning_core.operations.plugins import plugin_rows

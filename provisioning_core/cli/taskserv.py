@@ -89,7 +89,10 @@ def _action(
         command = decorator(command)
     if version:
         command = click.option(
-            "--version", "version", metavar="V", help="The version (default: the latest)."
+            "--version",
+            "version",
+            metavar="V",
+            help="The version (install: the plugin's latest; upgrade: the newest stable).",
         )(command)
     if keep_data:
         command = click.option(
@@ -122,7 +125,7 @@ def status(name: str, servers: tuple[str, ...], provider: str | None, output: st
         taskserv_status(engine, name, servers, provider=provider),
         output,
         key="statuses",
-        columns=["name", "installed", "running", "healthy", "version", "message"],
+        columns=["server", "installed", "running", "healthy", "version", "message"],
     )
 
 

@@ -32,7 +32,7 @@ from provisioning_core.models import (
     Zone,
 )
 from provisioning_core.operations.engine import Engine, Provider
-from provisioning_core.operations.inputs import check_choice, expand_hostnames
+from provisioning_core.operations.inputs import check_choice, expand_hostnames, read_ssh_keys
 from provisioning_core.operations.report import Report, TargetResult, error_message
 from provisioning_core.operations.waiting import WaitCancelled, wait_for
 
@@ -124,7 +124,8 @@ def create_servers(
         plan=plan or defaults.plan,
         zone=zone or defaults.zone,
         os=os or defaults.os,
-        ssh_keys=list(ssh_keys) or list(defaults.ssh_keys),
+        # defaults may name .pub files, as --ssh-key may
+        ssh_keys=list(ssh_keys) or read_ssh_keys(defaults.ssh_keys),
         tags=tags or {},
         firewall_rules=list(firewall_rules),
     )
@@ -264,7 +265,10 @@ def _create_one(engine: Engine, p: Provider, config: ServerConfig, *, wait: bool
             inventory.finish_operation(
                 op, "failed", error=exc.message, details={"server_id": server.id}
             )
-            return TargetResult.failure(config.hostname, exc, actions=actions)
+            # it exists: say which one, so it can be inspected or deleted
+            return TargetResult.failure(
+                config.hostname, exc, actions=actions, data=unstructure(server)
+            )
         actions.append(f"{server.hostname} is running")
     inventory.finish_operation(op, "succeeded", details={"server_id": server.id})
     return TargetResult(

@@ -292,20 +292,19 @@ def _describe(status: TaskservStatus) -> str:
 
 def taskserv_status(
     engine: Engine, name: str, servers: Sequence[str], *, provider: str | None = None
-) -> list[TaskservStatus]:
-    """The status of taskserv ``name`` on each server."""
+) -> list[dict[str, Any]]:
+    """The status of taskserv ``name`` on each server: ``{"server": hostname, **status}``."""
     ext = engine.extension(ExtensionType.TASKSERV, name)
     settings = engine.config.taskserv_settings(name)
     targets = _targets(engine, servers, provider)
     outcomes = engine.executor.map(
         lambda t: ext.call("status", server=t.server, ssh=t.ssh, settings=settings), targets
     )
-    statuses: list[TaskservStatus] = []
-    for outcome in outcomes:
+    statuses: list[dict[str, Any]] = []
+    for target, outcome in zip(targets, outcomes, strict=True):
         if outcome.error is not None:
             raise outcome.error
-        assert outcome.value is not None
-        statuses.append(outcome.value)
+        statuses.append({"server": target.label, **unstructure(outcome.value)})
     return statuses
 
 
