@@ -20,6 +20,7 @@ from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception, transform_error
 
 from provisioning_core.errors import DataValidationError
+from provisioning_core.models import _StrEnum
 from provisioning_core.secret import MASK, Secret
 
 __all__ = ["converter", "structure", "type_name", "unstructure"]
@@ -105,6 +106,9 @@ converter.register_structure_hook(Secret, _structure_secret)
 converter.register_unstructure_hook(Secret, lambda _: MASK)
 converter.register_structure_hook(datetime, _structure_datetime)
 converter.register_unstructure_hook(datetime, lambda d: d.isoformat())
+# a str enum is its value in JSON and YAML alike (YAML refuses the enum object);
+# registered on the enum base, which comes before str in a member's MRO
+converter.register_unstructure_hook(_StrEnum, lambda e: e.value)
 
 
 def _describe(exc: BaseException, type_: Any) -> str:

@@ -244,7 +244,11 @@ class Extension:
             kwargs = self._complete(hook, kwargs)
         try:
             result = caller(**kwargs)
-        except (ProvisioningError, KeyboardInterrupt, GeneratorExit):
+        except ProvisioningError as exc:  # raised on purpose; still never echo a credential
+            exc.message = redact(exc.message, kwargs)
+            exc.args = (exc.message, *exc.args[1:])
+            raise
+        except (KeyboardInterrupt, GeneratorExit):
             raise
         except BaseException as exc:  # SystemExit from a plugin must not end the host
             transient = transient_from(exc)

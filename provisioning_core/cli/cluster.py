@@ -31,8 +31,7 @@ def _run(
     from provisioning_core.operations.clusters import run_cluster
 
     engine = engine_for(check=check)
-    with engine.writing(f"prov cluster {action.replace('_', '-')} {name}"):
-        report = run_cluster(engine, action, name, wait=wait, **kwargs)  # type: ignore[arg-type]
+    report = run_cluster(engine, action, name, wait=wait, **kwargs)  # type: ignore[arg-type]
     emit_report(report, output)
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -149,7 +150,15 @@ def engine_for(*, check: bool = False, parallelism: int | None = None) -> Engine
     from provisioning_core.operations import Engine
 
     config = load_config_for()
-    engine = Engine(config, check=check, parallelism=parallelism, reporter=_reporter())
+    engine = Engine(
+        config,
+        check=check,
+        parallelism=parallelism,
+        reporter=_reporter(),
+        command=" ".join(["prov", *sys.argv[1:]])
+        if Path(sys.argv[0]).name in {"prov", "__main__.py"}
+        else click.get_current_context().command_path,
+    )
     click.get_current_context().call_on_close(engine.close)
     for op in engine.interrupted():
         where = f" on {op.provider}" if op.provider else ""

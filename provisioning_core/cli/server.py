@@ -98,20 +98,19 @@ def create(
     parsed_rules = [parse_rule(r) for r in rules]
     keys = read_ssh_keys(ssh_keys)
     engine = engine_for(check=check, parallelism=parallelism)
-    with engine.writing(f"prov server create {hostname}"):
-        report = servers.create_servers(
-            engine,
-            hostname,
-            provider=provider,
-            plan=plan,
-            zone=zone,
-            os=os_name,
-            ssh_keys=keys,
-            tags=parsed_tags,
-            firewall_rules=parsed_rules,
-            count=count,
-            wait=wait,
-        )
+    report = servers.create_servers(
+        engine,
+        hostname,
+        provider=provider,
+        plan=plan,
+        zone=zone,
+        os=os_name,
+        ssh_keys=keys,
+        tags=parsed_tags,
+        firewall_rules=parsed_rules,
+        count=count,
+        wait=wait,
+    )
     emit_report(report, output)
 
 
@@ -135,8 +134,7 @@ def _action_command(action: str, summary: str) -> click.Command:
         from provisioning_core.operations import servers as ops
 
         engine = engine_for(check=check, parallelism=parallelism)
-        with engine.writing(f"prov server {action} {' '.join(servers)}"):
-            report = ops.act_on_servers(engine, action, servers, provider=provider, wait=wait)
+        report = ops.act_on_servers(engine, action, servers, provider=provider, wait=wait)
         emit_report(report, output)
 
     command.__doc__ = summary
@@ -275,6 +273,5 @@ def firewall(
 
     parsed = [parse_rule(r) for r in rules]
     engine = engine_for(check=check)
-    with engine.writing(f"prov server firewall {server}"):
-        report = ops.configure_firewall(engine, server, parsed, provider=provider)
+    report = ops.configure_firewall(engine, server, parsed, provider=provider)
     emit_report(report, output)

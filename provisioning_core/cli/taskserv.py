@@ -64,17 +64,16 @@ def _action(
         from provisioning_core.operations.taskservs import run_taskserv
 
         engine = engine_for(check=check, parallelism=parallelism)
-        with engine.writing(f"prov taskserv {action} {name} --server {' '.join(servers)}"):
-            report = run_taskserv(
-                engine,
-                action,
-                name,
-                servers,
-                provider=provider,
-                version=version,
-                keep_data=keep_data,
-                wait=wait,
-            )
+        report = run_taskserv(
+            engine,
+            action,
+            name,
+            servers,
+            provider=provider,
+            version=version,
+            keep_data=keep_data,
+            wait=wait,
+        )
         emit_report(report, output)
 
     command.__doc__ = summary

@@ -137,27 +137,36 @@ def retrying(
 class RateLimiter:
     """At most ``rate`` calls per second on average, bursts up to ``burst`` (token bucket)."""
 
-    def __init__(self, rate: float, burst: int = 1) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, not {rate}")
         self.rate = rate
         self.burst = max(1, burst)
+        self._clock = clock
+        self._sleep = sleep
         self._tokens = float(self.burst)
-        self._stamp = time.monotonic()
+        self._stamp = clock()
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
         """Wait until a call is allowed."""
         while True:
             with self._lock:
-                now = time.monotonic()
+                now = self._clock()
                 self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
                 self._stamp = now
                 if self._tokens >= 1:
                     self._tokens -= 1
                     return
                 needed = (1 - self._tokens) / self.rate
-            time.sleep(needed)
+            self._sleep(needed)
 
 
 def rate_limited(limiter_for: Callable[[str], RateLimiter | None]) -> Interceptor:

@@ -69,53 +69,54 @@ def run_cluster(
     wait: bool = False,
 ) -> Report:
     """Run ``action`` (create, delete, scale, upgrade, restart_component) on cluster ``name``."""
-    if action not in ACTIONS:
-        raise ValueError(f"unknown cluster action {action!r}")
-    ext, config = cluster_config(engine, name)
-    ext.require(action)
-    kwargs = _hook_arguments(ext, config, action, component, replicas, version)
-    operation = f"cluster.{action}"
-    if engine.check:
-        return Report(operation, check=True, results=[_plan(ext, action, config, kwargs)])
+    with engine.writing():
+        if action not in ACTIONS:
+            raise ValueError(f"unknown cluster action {action!r}")
+        ext, config = cluster_config(engine, name)
+        ext.require(action)
+        kwargs = _hook_arguments(ext, config, action, component, replicas, version)
+        operation = f"cluster.{action}"
+        if engine.check:
+            return Report(operation, check=True, results=[_plan(ext, action, config, kwargs)])
 
-    def one(_: str) -> TargetResult:
-        inventory = engine.inventory
-        op = inventory.begin_operation(
-            operation,
-            name,
-            provider=config.provider,
-            details={
-                "plugin": ext.name,
-                "component": component,
-                "replicas": replicas,
-                "version": version,
-            },
-        )
-        engine.reporter(name, action.replace("_", " "))
-        try:
-            result: OperationResult = ext.call(action, check=False, **kwargs)
-        except BaseException as exc:
-            inventory.finish_operation(op, "failed", error=error_message(exc))
-            raise
-        status = None
-        if wait and ext.implements("status"):
+        def one(_: str) -> TargetResult:
+            inventory = engine.inventory
+            op = inventory.begin_operation(
+                operation,
+                name,
+                provider=config.provider,
+                details={
+                    "plugin": ext.name,
+                    "component": component,
+                    "replicas": replicas,
+                    "version": version,
+                },
+            )
+            engine.reporter(name, action.replace("_", " "))
             try:
-                status = _wait_cluster(engine, ext, config, gone=action == "delete").status
-            except WaitCancelled as exc:
-                inventory.finish_operation(op, "succeeded", details={"waited": False})
-                return TargetResult(name, "done", exc.last, list(result.actions))
-            except ProvisioningError as exc:
-                inventory.finish_operation(op, "failed", error=exc.message)
-                return TargetResult.failure(name, exc, actions=list(result.actions))
-        inventory.finish_operation(op, "succeeded", details={"changed": result.changed})
-        return TargetResult(
-            name,
-            "done" if result.changed else "unchanged",
-            status,
-            list(result.actions) or ([result.message] if result.message else []),
-        )
+                result: OperationResult = ext.call(action, check=False, **kwargs)
+            except BaseException as exc:
+                inventory.finish_operation(op, "failed", error=error_message(exc))
+                raise
+            status = None
+            if wait and ext.implements("status"):
+                try:
+                    status = _wait_cluster(engine, ext, config, gone=action == "delete").status
+                except WaitCancelled as exc:
+                    inventory.finish_operation(op, "succeeded", details={"waited": False})
+                    return TargetResult(name, "done", exc.last, list(result.actions))
+                except ProvisioningError as exc:
+                    inventory.finish_operation(op, "failed", error=exc.message)
+                    return TargetResult.failure(name, exc, actions=list(result.actions))
+            inventory.finish_operation(op, "succeeded", details={"changed": result.changed})
+            return TargetResult(
+                name,
+                "done" if result.changed else "unchanged",
+                status,
+                list(result.actions) or ([result.message] if result.message else []),
+            )
 
-    return engine.run_each(operation, [name], one, lambda n: n)
+        return engine.run_each(operation, [name], one, lambda n: n)
 
 
 def _hook_arguments(

@@ -9,9 +9,11 @@ inventory, and never prints: progress goes to ``reporter``.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -81,6 +83,7 @@ class Engine:
         inventory: Inventory | None = None,
         executor: Executor | None = None,
         sleep: Callable[[float], None] | None = None,
+        command: str | None = None,
     ) -> None:
         if config is None:
             from provisioning_core.config import load_config
@@ -88,6 +91,8 @@ class Engine:
             config = load_config()
         self.config = config
         self.check = check
+        #: what a blocked run is told holds the inventory lock
+        self.command = command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
         self.settings: OperationsSettings = config.operations
         self.reporter = reporter or _silent
         self.executor: Executor = executor or ThreadExecutor(
@@ -103,9 +108,7 @@ class Engine:
             base_delay=self.settings.retry_base_delay,
             max_delay=self.settings.retry_max_delay,
         )
-        retry_kwargs: dict[str, Any] = {"on_retry": self._on_retry}
-        if sleep is not None:
-            retry_kwargs["sleep"] = sleep
+        retry_kwargs: dict[str, Any] = {"on_retry": self._on_retry, "sleep": sleep or self._pause}
         interceptors = [
             check_guard(lambda: self.check),
             logged(),
@@ -117,6 +120,10 @@ class Engine:
         if manager is None:
             manager = ExtensionManager(interceptors=interceptors, on_load=self._on_load)
         else:
+            if manager.list_loaded_extensions():
+                # a loaded extension keeps the interceptors it was built with: it
+                # would bypass the check guard, retries and timeout
+                raise ValueError("give Engine a manager that has loaded no extension yet")
             manager.interceptors[:0] = interceptors
             manager.on_load = manager.on_load or self._on_load
         self.manager = manager
@@ -152,6 +159,14 @@ class Engine:
         with self._lock:
             self._providers[name] = provider
         return provider
+
+    def _pause(self, seconds: float) -> None:
+        """Wait before a retry, unless the user interrupts: then stop trying."""
+        if self.executor.cancelled.wait(seconds):
+            raise ProvisioningError(
+                "interrupted while waiting to retry; nothing more was attempted",
+                hint="run the command again when ready",
+            )
 
     def _limiter(self, provider: str) -> RateLimiter | None:
         if provider not in self._limiters:
@@ -206,12 +221,16 @@ class Engine:
         )
 
     @contextmanager
-    def writing(self, command: str) -> Iterator[None]:
-        """Hold the inventory's writer lock for a mutating command (not in check mode)."""
+    def writing(self) -> Iterator[None]:
+        """Hold the inventory's writer lock while a mutating operation runs (not in check mode).
+
+        Re-entrant; a run blocked past ``operations.lock_timeout`` raises
+        :class:`~provisioning_core.state.InventoryLocked` naming the holder.
+        """
         if self.check:
             yield
             return
-        with self.inventory.lock(command):
+        with self.inventory.lock(self.command):
             yield
 
     def run_each(

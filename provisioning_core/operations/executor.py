@@ -86,6 +86,7 @@ class ThreadExecutor:
         """One outcome per item, in order; raises :class:`Interrupted` on Ctrl-C."""
         if not items:
             return []
+        self.cancelled.clear()  # each run starts afresh after an earlier interruption
         # even one item runs on the pool: this thread only waits, so Ctrl-C
         # lands here and never in the middle of a hook call or a record
         outcomes: dict[int, Outcome[T, R]] = {}

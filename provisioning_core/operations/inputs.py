@@ -75,6 +75,9 @@ def parse_rule(text: str, *, field: str = "--rule") -> FirewallRule:
                 f"invalid firewall rule {text!r}",
                 problems=[f"port {port_text!r} is not a number 1-65535 or * @ {field}"],
             ) from None
+    problem = _rule_problem(values, port)
+    if problem:
+        raise InputError(f"invalid firewall rule {text!r}", problems=[f"{problem} @ {field}"])
     try:
         return FirewallRule(
             direction=values["direction"].lower(),
@@ -85,6 +88,20 @@ def parse_rule(text: str, *, field: str = "--rule") -> FirewallRule:
         )
     except ValueError as exc:
         raise InputError(f"invalid firewall rule {text!r}", problems=[f"{exc} @ {field}"]) from None
+
+
+def _rule_problem(values: dict[str, str], port: int | None) -> str | None:
+    import ipaddress
+
+    if port is not None and values["protocol"].lower() in {"icmp", "any"}:
+        return f"a port makes no sense for protocol {values['protocol']}; use *"
+    source = values.get("source")
+    if source:
+        try:
+            ipaddress.ip_network(source, strict=False)
+        except ValueError:
+            return f"source {source!r} is not an IP address or network (10.0.0.0/8)"
+    return None
 
 
 def check_hostname(hostname: str, *, field: str = "HOSTNAME") -> None:

@@ -16,10 +16,12 @@ from attrs import Factory
 
 from provisioning_core.convert import unstructure
 from provisioning_core.errors import (
+    CapabilityNotSupported,
     InputError,
     PluginTimeout,
     ProvisioningError,
     ServerNotFound,
+    TransientError,
 )
 from provisioning_core.models import (
     FirewallRule,
@@ -31,6 +33,7 @@ from provisioning_core.models import (
     SshAccess,
     Zone,
 )
+from provisioning_core.operations.calls import CheckModeViolation
 from provisioning_core.operations.engine import Engine, Provider
 from provisioning_core.operations.inputs import check_choice, expand_hostnames, read_ssh_keys
 from provisioning_core.operations.report import Report, TargetResult, error_message
@@ -115,28 +118,32 @@ def create_servers(
     Validates everything first: the hostnames, and the plan and zone
     against what the provider offers.  In check mode returns the plan.
     """
-    hostnames = expand_hostnames(hostname, count)
-    p = engine.provider(provider)
-    defaults = p.settings.defaults
-    configs = _server_configs(
-        p,
-        hostnames,
-        plan=plan or defaults.plan,
-        zone=zone or defaults.zone,
-        os=os or defaults.os,
-        # defaults may name .pub files, as --ssh-key may
-        ssh_keys=list(ssh_keys) or read_ssh_keys(defaults.ssh_keys),
-        tags=tags or {},
-        firewall_rules=list(firewall_rules),
-    )
-    _refuse_existing(engine, p.name, hostnames)
-    if engine.check:
-        return Report("server.create", check=True, results=[_plan_create(p, c) for c in configs])
+    with engine.writing():
+        hostnames = expand_hostnames(hostname, count)
+        p = engine.provider(provider)
+        defaults = p.settings.defaults
+        configs = _server_configs(
+            p,
+            hostnames,
+            plan=plan or defaults.plan,
+            zone=zone or defaults.zone,
+            os=os or defaults.os,
+            # defaults may name .pub files, as --ssh-key may
+            ssh_keys=list(ssh_keys) or read_ssh_keys(defaults.ssh_keys),
+            tags=tags or {},
+            firewall_rules=list(firewall_rules),
+        )
+        _refuse_existing(engine, p.name, hostnames)
+        _refuse_existing_at_provider(p, hostnames)
+        if engine.check:
+            return Report(
+                "server.create", check=True, results=[_plan_create(p, c) for c in configs]
+            )
 
-    def create(config: ServerConfig) -> TargetResult:
-        return _create_one(engine, p, config, wait=wait)
+        def create(config: ServerConfig) -> TargetResult:
+            return _create_one(engine, p, config, wait=wait)
 
-    return engine.run_each("server.create", configs, create, lambda c: c.hostname)
+        return engine.run_each("server.create", configs, create, lambda c: c.hostname)
 
 
 def _server_configs(
@@ -163,7 +170,9 @@ def _server_configs(
         allowed = [z.name for z in p.call("get_zones")]
         problems.append(check_choice(zone, allowed, what="zone", field="--zone") or "")
     problems = [x for x in problems if x]
-    if firewall_rules and not p.settings.features.firewall:
+    if firewall_rules and not p.extension.implements("configure_firewall"):
+        problems.append(f"provider {p.name!r} does not support firewall rules @ --rule")
+    elif firewall_rules and not p.settings.features.firewall:
         problems.append(
             f"firewall rules given but providers.{p.name}.features.firewall is false @ --rule"
         )
@@ -201,6 +210,19 @@ def _refuse_existing(engine: Engine, provider: str, hostnames: list[str]) -> Non
                 for r in taken
             ],
             hint="choose another hostname, or delete the server first with prov server delete",
+        )
+
+
+def _refuse_existing_at_provider(p: Provider, hostnames: list[str]) -> None:
+    wanted = set(hostnames)
+    taken = [s for s in p.call("list_servers") if s.hostname in wanted]
+    if taken:
+        raise InputError(
+            f"servers with these hostnames already exist on provider {p.name!r}",
+            problems=[
+                f"{s.hostname} exists (id {s.id}, {s.status.value}) @ HOSTNAME" for s in taken
+            ],
+            hint=f"choose another hostname; prov server list --provider {p.name} shows them",
         )
 
 
@@ -246,7 +268,10 @@ def _create_one(engine: Engine, p: Provider, config: ServerConfig, *, wait: bool
                 f"{exc.message}; the server may have been created",
                 hint=f"prov server list --provider {p.name} finds and records it if it exists",
             ) from None
-        inventory.forget(p.name, None, config.hostname)  # the provider refused: nothing exists
+        if _nothing_made(exc):
+            inventory.forget(p.name, None, config.hostname)
+        else:  # the plugin may have made it before failing: keep the record to reconcile
+            inventory.upsert_server(p.name, config.hostname, status="unknown", operation_id=op)
         inventory.finish_operation(op, "failed", error=error_message(exc))
         raise
     _record(engine, p.name, server, config, op)  # the server record holds the id from here on
@@ -274,6 +299,16 @@ def _create_one(engine: Engine, p: Provider, config: ServerConfig, *, wait: bool
     return TargetResult(
         config.hostname, "done", server.status.value, actions, data=unstructure(server)
     )
+
+
+def _nothing_made(error: BaseException) -> bool:
+    """Whether a failed create proves the provider made nothing (so no record is kept)."""
+    if isinstance(error, TransientError):  # refused before any work, retried to the end
+        return error.status is None or error.status == _TOO_MANY_REQUESTS
+    return isinstance(error, (InputError, CapabilityNotSupported, CheckModeViolation))
+
+
+_TOO_MANY_REQUESTS = 429
 
 
 def _record(engine: Engine, provider: str, server: Server, config: ServerConfig, op: int) -> None:
@@ -426,36 +461,38 @@ def act_on_servers(
     deleting a record whose creation was interrupted before the provider
     answered (and the provider has no such server) removes the record.
     """
-    if action not in _ACTIONS:
-        raise ValueError(f"unknown server action {action!r}; there are: {', '.join(_ACTIONS)}")
-    hook = _ACTIONS[action][0]
-    # every server found and every provider able to do it, before acting on any
-    located = [locate_server(engine, ref, provider, stale=action == "delete") for ref in refs]
-    for loc in located:
-        engine.provider(loc.provider).extension.require(hook)
-    if engine.check:
-        return Report(
+    with engine.writing():
+        if action not in _ACTIONS:
+            raise ValueError(f"unknown server action {action!r}; there are: {', '.join(_ACTIONS)}")
+        hook = _ACTIONS[action][0]
+        # every server found and every provider able to do it, before acting on any
+        located = [locate_server(engine, ref, provider, stale=action == "delete") for ref in refs]
+        for loc in located:
+            engine.provider(loc.provider).extension.require(hook)
+        if engine.check:
+            return Report(
+                f"server.{action}",
+                check=True,
+                results=[
+                    TargetResult(
+                        loc.hostname,
+                        "planned",
+                        actions=[
+                            f"forget the record of {loc.hostname}: its creation was interrupted"
+                            if loc.stale
+                            else f"{action} server {loc.hostname} ({loc.server_id}) "
+                            f"on {loc.provider}"
+                        ],
+                    )
+                    for loc in located
+                ],
+            )
+        return engine.run_each(
             f"server.{action}",
-            check=True,
-            results=[
-                TargetResult(
-                    loc.hostname,
-                    "planned",
-                    actions=[
-                        f"forget the record of {loc.hostname}: its creation was interrupted"
-                        if loc.stale
-                        else f"{action} server {loc.hostname} ({loc.server_id}) on {loc.provider}"
-                    ],
-                )
-                for loc in located
-            ],
+            located,
+            lambda loc: _act_one(engine, action, loc, wait=wait),
+            lambda loc: loc.hostname,
         )
-    return engine.run_each(
-        f"server.{action}",
-        located,
-        lambda loc: _act_one(engine, action, loc, wait=wait),
-        lambda loc: loc.hostname,
-    )
 
 
 def _act_one(engine: Engine, action: str, loc: Located, *, wait: bool) -> TargetResult:
@@ -524,45 +561,48 @@ def configure_firewall(
     engine: Engine, ref: str, rules: Sequence[FirewallRule], *, provider: str | None = None
 ) -> Report:
     """Replace the firewall rules of server ``ref`` with ``rules``."""
-    loc = locate_server(engine, ref, provider)
-    p = engine.provider(loc.provider)
-    if not p.settings.features.firewall:
-        raise InputError(
-            f"firewall rules are turned off for provider {p.name!r}",
-            problems=[f"features.firewall is false @ $.providers.{p.name}.features.firewall"],
-            hint=f"set providers.{p.name}.features.firewall = true to allow them",
-        )
-    p.extension.require("configure_firewall")
-    actions = [
-        f"{r.direction} {r.protocol} {r.port or '*'} {r.action}"
-        + (f" from {r.source}" if r.source else "")
-        for r in rules
-    ]
-    if engine.check:
-        return Report(
-            "server.firewall",
-            check=True,
-            results=[
-                TargetResult(loc.hostname, "planned", actions=[f"set {len(rules)} rules", *actions])
-            ],
-        )
+    with engine.writing():
+        loc = locate_server(engine, ref, provider)
+        p = engine.provider(loc.provider)
+        if not p.settings.features.firewall:
+            raise InputError(
+                f"firewall rules are turned off for provider {p.name!r}",
+                problems=[f"features.firewall is false @ $.providers.{p.name}.features.firewall"],
+                hint=f"set providers.{p.name}.features.firewall = true to allow them",
+            )
+        p.extension.require("configure_firewall")
+        actions = [
+            f"{r.direction} {r.protocol} {r.port or '*'} {r.action}"
+            + (f" from {r.source}" if r.source else "")
+            for r in rules
+        ]
+        if engine.check:
+            return Report(
+                "server.firewall",
+                check=True,
+                results=[
+                    TargetResult(
+                        loc.hostname, "planned", actions=[f"set {len(rules)} rules", *actions]
+                    )
+                ],
+            )
 
-    def one(target: Located) -> TargetResult:
-        op = engine.inventory.begin_operation(
-            "server.firewall",
-            target.hostname,
-            provider=target.provider,
-            details={"server_id": target.server_id, "rules": [unstructure(r) for r in rules]},
-        )
-        try:
-            p.call("configure_firewall", server_id=target.server_id, rules=list(rules))
-        except BaseException as exc:
-            engine.inventory.finish_operation(op, "failed", error=error_message(exc))
-            raise
-        engine.inventory.finish_operation(op, "succeeded")
-        return TargetResult(target.hostname, "done", actions=actions)
+        def one(target: Located) -> TargetResult:
+            op = engine.inventory.begin_operation(
+                "server.firewall",
+                target.hostname,
+                provider=target.provider,
+                details={"server_id": target.server_id, "rules": [unstructure(r) for r in rules]},
+            )
+            try:
+                p.call("configure_firewall", server_id=target.server_id, rules=list(rules))
+            except BaseException as exc:
+                engine.inventory.finish_operation(op, "failed", error=error_message(exc))
+                raise
+            engine.inventory.finish_operation(op, "succeeded")
+            return TargetResult(target.hostname, "done", actions=actions)
 
-    return engine.run_each("server.firewall", [loc], one, lambda x: x.hostname)
+        return engine.run_each("server.firewall", [loc], one, lambda x: x.hostname)
 
 
 # -- reading ------------------------------------------------------------------------

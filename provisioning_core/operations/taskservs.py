@@ -91,60 +91,65 @@ def run_taskserv(
     wait: bool = False,
 ) -> Report:
     """Run ``action`` (install, uninstall, configure, restart, upgrade) of taskserv ``name``."""
-    if action not in ACTIONS:
-        raise ValueError(f"unknown taskserv action {action!r}")
-    ext = engine.extension(ExtensionType.TASKSERV, name)
-    ext.require(action)
-    settings = engine.config.taskserv_settings(name)
-    version = _checked_version(ext, action, version, settings)
-    targets = _targets(engine, servers, provider)
-    if action == "install":
-        _check_dependencies(engine, ext, targets)
-    kwargs = _hook_arguments(action, settings, version, keep_data=keep_data)
-    operation = f"taskserv.{action}"
+    with engine.writing():
+        if action not in ACTIONS:
+            raise ValueError(f"unknown taskserv action {action!r}")
+        ext = engine.extension(ExtensionType.TASKSERV, name)
+        ext.require(action)
+        settings = engine.config.taskserv_settings(name)
+        version = _checked_version(ext, action, version, settings)
+        targets = _targets(engine, servers, provider)
+        if action == "install":
+            _check_dependencies(engine, ext, targets)
+        kwargs = _hook_arguments(action, settings, version, keep_data=keep_data)
+        operation = f"taskserv.{action}"
 
-    if engine.check:
-        return Report(
-            operation, check=True, results=[_plan(ext, action, t, version, kwargs) for t in targets]
-        )
-
-    def one(target: Target) -> TargetResult:
-        inventory = engine.inventory
-        op = inventory.begin_operation(
-            operation,
-            f"{name}@{target.label}",
-            provider=target.located.provider,
-            details={"server_id": target.server.id, "version": version},
-        )
-        engine.reporter(target.label, f"{action} {name}")
-        try:
-            result: OperationResult = ext.call(
-                action, server=target.server, ssh=target.ssh, check=False, **kwargs
+        if engine.check:
+            return Report(
+                operation,
+                check=True,
+                results=[_plan(ext, action, t, version, kwargs) for t in targets],
             )
-        except BaseException as exc:
-            inventory.finish_operation(op, "failed", error=error_message(exc))
-            raise
-        outcome = "done" if result.changed else "unchanged"
-        status = None
-        if wait and ext.implements("status"):
-            try:
-                status = _wait_taskserv(engine, ext, target, settings, gone=action == "uninstall")
-            except WaitCancelled as exc:
-                inventory.finish_operation(op, "succeeded", details={"waited": False})
-                return TargetResult(target.label, outcome, exc.last, result.actions)
-            except ProvisioningError as exc:
-                inventory.finish_operation(op, "failed", error=exc.message)
-                return TargetResult.failure(target.label, exc, actions=result.actions)
-        inventory.finish_operation(op, "succeeded", details={"changed": result.changed})
-        return TargetResult(
-            target.label,
-            outcome,
-            _describe(status) if status else None,
-            list(result.actions) or ([result.message] if result.message else []),
-            data={"taskserv": name, "server_id": target.server.id, "message": result.message},
-        )
 
-    return engine.run_each(operation, targets, one, lambda t: t.label)
+        def one(target: Target) -> TargetResult:
+            inventory = engine.inventory
+            op = inventory.begin_operation(
+                operation,
+                f"{name}@{target.label}",
+                provider=target.located.provider,
+                details={"server_id": target.server.id, "version": version},
+            )
+            engine.reporter(target.label, f"{action} {name}")
+            try:
+                result: OperationResult = ext.call(
+                    action, server=target.server, ssh=target.ssh, check=False, **kwargs
+                )
+            except BaseException as exc:
+                inventory.finish_operation(op, "failed", error=error_message(exc))
+                raise
+            outcome = "done" if result.changed else "unchanged"
+            status = None
+            if wait and ext.implements("status"):
+                try:
+                    status = _wait_taskserv(
+                        engine, ext, target, settings, gone=action == "uninstall"
+                    )
+                except WaitCancelled as exc:
+                    inventory.finish_operation(op, "succeeded", details={"waited": False})
+                    return TargetResult(target.label, outcome, exc.last, result.actions)
+                except ProvisioningError as exc:
+                    inventory.finish_operation(op, "failed", error=exc.message)
+                    return TargetResult.failure(target.label, exc, actions=result.actions)
+            inventory.finish_operation(op, "succeeded", details={"changed": result.changed})
+            return TargetResult(
+                target.label,
+                outcome,
+                _describe(status) if status else None,
+                list(result.actions) or ([result.message] if result.message else []),
+                data={"taskserv": name, "server_id": target.server.id, "message": result.message},
+            )
+
+        return engine.run_each(operation, targets, one, lambda t: t.label)
 
 
 def _hook_arguments(

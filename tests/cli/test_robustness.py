@@ -80,10 +80,13 @@ def test_a_wrong_token_is_reported_without_showing_either(prov, workspace, monke
 
 def test_transient_failures_are_retried_with_backoff(prov, prov_home, workspace):
     workspace(FAST + "\n[providers.recording.options]\ntransient_failures = 2\n")
-    result = prov(*CREATE, "-o", "json")
+    result = prov("-v", *CREATE, "-o", "json")
     assert result.exit_code == 0, result.output
+    assert result.json()["results"][0]["outcome"] == "done"
     assert [c["hook"] for c in calls(prov_home)].count("create_server") == 3
-    assert "busy, try again; retry 1" in result.stderr or result.stderr == ""
+    # each retry is reported as it happens
+    assert "create_server: busy, try again; retry 1 in" in result.stderr
+    assert "create_server: busy, try again; retry 2 in" in result.stderr
 
 
 def test_retries_give_up_after_the_configured_attempts(prov, prov_home, workspace):
@@ -261,3 +264,29 @@ def test_ctrl_c_lets_work_in_flight_finish_and_record_itself(installed, prov_hom
     rows = prov("server", "list", "-o", "json").json()["servers"]
     assert sorted(r["hostname"] for r in rows) == ["web-1", "web-2"]
     assert all(r["id"] for r in rows)
+
+
+def test_a_create_that_fails_after_the_provider_made_the_server_loses_nothing(prov, workspace):
+    workspace(FAST + '\n[providers.recording.options]\nraise_after = ["create_server"]\n')
+    failed = prov(*CREATE)
+    assert failed.exit_code == 1
+    # the record is kept, and the next list finds the server and adopts it
+    rows = prov("server", "list", "-p", "recording", "-o", "json").json()["servers"]
+    assert [(r["hostname"], r["where"]) for r in rows] == [("web", "both")]
+    assert rows[0]["id"]
+    # and the hostname cannot be used twice at the provider
+    again = prov(*CREATE)
+    assert again.exit_code == 2
+    assert "web exists" in again.stderr
+
+
+def test_yaml_output_of_records_with_enums(prov, workspace):
+    import yaml
+
+    workspace(FAST + '\n[clusters.ci]\ntype = "reccluster"\n')
+    created = prov(*CREATE, "-o", "yaml")
+    assert created.exit_code == 0, created.output
+    assert yaml.safe_load(created.stdout)["results"][0]["data"]["status"] == "creating"
+    assert yaml.safe_load(prov("server", "info", "web", "-o", "yaml").stdout)["status"] == "running"
+    components = yaml.safe_load(prov("cluster", "components", "ci", "-o", "yaml").stdout)
+    assert components["components"][0]["kind"] == "taskserv"

@@ -40,6 +40,7 @@ def test_check_mode_calls_nothing_mutating_and_writes_nothing(prov, prov_home, w
     assert {c["hook"] for c in made} <= {
         "get_plans",
         "get_zones",
+        "list_servers",
         "validate_config",
         "create_server",
     }
