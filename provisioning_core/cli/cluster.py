@@ -9,6 +9,7 @@ from provisioning_core.cli.common import (
     emit,
     emit_report,
     engine_for,
+    output_format,
     output_option,
     wait_option,
 )
@@ -106,9 +107,7 @@ def status(name: str, output: str | None) -> None:
     result = cluster_status(engine, name)
     from provisioning_core.convert import unstructure
 
-    if output in {"json", "yaml"} or (
-        output is None and not click.get_text_stream("stdout").isatty()
-    ):
+    if output_format(output) != "table":
         emit(result, output)
         return
     click.echo(f"cluster {result.name}: {result.status}")

@@ -30,6 +30,7 @@ __all__ = [
     "emit_report",
     "engine_for",
     "load_config_for",
+    "output_format",
     "output_option",
     "parallelism_option",
     "provider_option",
@@ -208,7 +209,8 @@ def _plain(data: Any) -> Any:
     return unstructure(data)
 
 
-def _format(output: str | None) -> str:
+def output_format(output: str | None) -> str:
+    """The format to print: ``output``, else table on a terminal and json otherwise."""
     return output or ("table" if sys.stdout.isatty() else "json")
 
 
@@ -222,7 +224,7 @@ def emit(
 ) -> None:
     """Print ``data`` (a record, or a list of records under ``key``) as table, JSON or YAML."""
     plain = _plain(data)
-    fmt = _format(output)
+    fmt = output_format(output)
     if fmt == "json":
         click.echo(_mask(json.dumps({key: plain} if key else plain, indent=2, default=str)))
         return
@@ -259,14 +261,14 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
         table.add_column(column.upper().replace("_", " "), overflow="fold")
     for row in rows:
         table.add_row(*(_mask(_cell(row.get(c))) for c in columns))
-    stream = click.get_text_stream("stdout")
+    stream = sys.stdout
     console = Console(file=stream, width=None if stream.isatty() else 200, soft_wrap=False)
     console.print(table)
 
 
 def emit_report(report: Report, output: str | None) -> None:
     """Print a report; errors and hints also go to stderr; exit 1 if anything failed."""
-    fmt = _format(output)
+    fmt = output_format(output)
     if fmt != "table":
         data = _plain(report)
         data["ok"] = report.ok

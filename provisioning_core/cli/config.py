@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from provisioning_core.cli.common import emit, load_config_for, output_option, say
@@ -37,7 +39,7 @@ def show(sources: bool, output: str | None) -> None:
             "sources": [f"{s.layer}: {s.location}" for s in cfg.sources],
             "problems": dict(cfg.problems),
         }
-    fmt = output or ("yaml" if click.get_text_stream("stdout").isatty() else "json")
+    fmt = output or ("yaml" if sys.stdout.isatty() else "json")
     emit(data, "yaml" if fmt == "table" else fmt)
     for path, problem in cfg.problems.items():
         say(f"warning: {path}: {problem}")

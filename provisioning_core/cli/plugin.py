@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from provisioning_core.cli.common import emit, output_option, say
+from provisioning_core.cli.common import emit, output_format, output_option, say
 
 __all__ = ["module", "plugin"]
 
@@ -30,9 +30,7 @@ def plugin_list(kind: str | None, output: str | None) -> None:
 
     discovery = Discovery()
     rows = plugin_rows(discovery, kind)
-    if output in {"json", "yaml"} or (
-        output is None and not click.get_text_stream("stdout").isatty()
-    ):
+    if output_format(output) != "table":
         emit({"plugins": rows, "problems": discovery.problems}, output)
         return
     shown = [
@@ -61,9 +59,7 @@ def plugin_info(name: str, kind: str | None, output: str | None) -> None:
     from provisioning_core.operations.plugins import plugin_info as info
 
     results = info(name, kind=kind)
-    if output in {"json", "yaml"} or (
-        output is None and not click.get_text_stream("stdout").isatty()
-    ):
+    if output_format(output) != "table":
         emit(results, output, key="plugins")
         return
     for item in results:
