@@ -258,7 +258,7 @@ class Extension:
                     retry_after=transient.retry_after,
                     status=transient.status,
                 ) from None
-            error = self._error(
+            error = self.error(
                 redact(f"{hook} raised {type(exc).__name__}: {exc}", kwargs),
                 hook,
                 "this is a bug in the plugin or its environment; run with --debug for the "
@@ -271,7 +271,7 @@ class Extension:
         if result_type is None or type(result) is result_type:
             return result
         if result is None:
-            raise self._error(
+            raise self.error(
                 f"{hook} returned None; it must return {type_name(result_type)}",
                 hook,
                 "the plugin broke the hook contract; report it to its author",
@@ -279,13 +279,20 @@ class Extension:
         try:
             return structure(result, result_type, what=f"the result of {hook}")
         except DataValidationError as exc:
-            raise self._error(
+            raise self.error(
                 exc.message, hook, "the plugin broke the hook contract; report it to its author"
             ) from None
 
-    def _error(self, message: str, hook: str, hint: str) -> PluginCallError:
+    def error(
+        self,
+        message: str,
+        hook: str,
+        hint: str,
+        cls: type[PluginCallError] = PluginCallError,
+    ) -> PluginCallError:
+        """A ``cls`` error about ``hook`` naming this extension, its distribution and version."""
         d = self.discovered
-        return PluginCallError(
+        return cls(
             message,
             kind=d.kind,
             name=d.name,

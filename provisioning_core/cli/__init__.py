@@ -92,7 +92,10 @@ def cli(ctx: click.Context, config_file: str | None, debug: bool, verbose: int) 
 def _debug(argv: list[str] | None) -> bool:
     from provisioning_core.environ import env_flag
 
-    return "--debug" in (sys.argv[1:] if argv is None else argv) or env_flag("PROV_DEBUG")
+    args = sys.argv[1:] if argv is None else argv
+    # what follows `--` belongs to another program (prov server ssh web -- cmd --debug)
+    ours = args[: args.index("--")] if "--" in args else args
+    return "--debug" in ours or env_flag("PROV_DEBUG")
 
 
 def main(argv: list[str] | None = None) -> None:

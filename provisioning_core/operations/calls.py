@@ -208,16 +208,12 @@ def with_timeout(seconds: float) -> Interceptor:
         worker.start()
         worker.join(seconds)
         if worker.is_alive():
-            d = call.extension.discovered
-            raise PluginTimeout(
+            raise call.extension.error(
                 f"{call.hook} did not return within {seconds:g} s and was abandoned",
-                kind=d.kind,
-                name=d.name,
-                distribution=d.distribution,
-                version=d.version,
-                hook=call.hook,
-                hint="the plugin may be hung or its remote side slow; raise "
+                call.hook,
+                "the plugin may be hung or its remote side slow; raise "
                 "operations.hook_timeout if it needs longer, or report it to the plugin's author",
+                PluginTimeout,
             )
         if "error" in box:
             raise box["error"]

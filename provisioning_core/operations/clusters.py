@@ -23,8 +23,8 @@ from provisioning_core.models import (
     OperationResult,
 )
 from provisioning_core.operations.engine import Engine
-from provisioning_core.operations.report import Report, TargetResult, error_message
-from provisioning_core.operations.waiting import WaitCancelled, wait_for
+from provisioning_core.operations.report import Report, TargetResult
+from provisioning_core.operations.waiting import WaitCancelled
 
 __all__ = [
     "ACTIONS",
@@ -80,8 +80,7 @@ def run_cluster(
             return Report(operation, check=True, results=[_plan(ext, action, config, kwargs)])
 
         def one(_: str) -> TargetResult:
-            inventory = engine.inventory
-            op = inventory.begin_operation(
+            with engine.recording(
                 operation,
                 name,
                 provider=config.provider,
@@ -91,24 +90,20 @@ def run_cluster(
                     "replicas": replicas,
                     "version": version,
                 },
-            )
-            engine.reporter(name, action.replace("_", " "))
-            try:
+            ) as op:
+                engine.reporter(name, action.replace("_", " "))
                 result: OperationResult = ext.call(action, check=False, **kwargs)
-            except BaseException as exc:
-                inventory.finish_operation(op, "failed", error=error_message(exc))
-                raise
-            status = None
-            if wait and ext.implements("status"):
-                try:
-                    status = _wait_cluster(engine, ext, config, gone=action == "delete").status
-                except WaitCancelled as exc:
-                    inventory.finish_operation(op, "succeeded", details={"waited": False})
-                    return TargetResult(name, "done", exc.last, list(result.actions))
-                except ProvisioningError as exc:
-                    inventory.finish_operation(op, "failed", error=exc.message)
-                    return TargetResult.failure(name, exc, actions=list(result.actions))
-            inventory.finish_operation(op, "succeeded", details={"changed": result.changed})
+                status = None
+                if wait and ext.implements("status"):
+                    try:
+                        status = _wait_cluster(engine, ext, config, gone=action == "delete").status
+                    except WaitCancelled as exc:
+                        op.finish("succeeded", waited=False)
+                        return TargetResult(name, "done", exc.last, list(result.actions))
+                    except ProvisioningError as exc:
+                        op.finish("failed", error=exc.message)
+                        return TargetResult.failure(name, exc, actions=list(result.actions))
+                op.finish("succeeded", changed=result.changed)
             return TargetResult(
                 name,
                 "done" if result.changed else "unchanged",
@@ -221,16 +216,13 @@ def _wait_cluster(
             return f"status {s.status}" + (f" ({'; '.join(bad)})" if bad else "")
         return None
 
-    return wait_for(
+    return engine.wait(
+        config.name,
         poll,
         done,
         what=f"cluster {config.name}",
-        interval=engine.settings.wait_interval,
-        timeout=engine.settings.wait_timeout,
         describe=lambda s: s.status,
         failed=failed,
-        progress=lambda state: engine.reporter(config.name, state),
-        cancelled=engine.executor.cancelled,
     )
 
 

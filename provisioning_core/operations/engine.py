@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -31,13 +31,16 @@ from provisioning_core.operations.calls import (
     with_timeout,
 )
 from provisioning_core.operations.executor import Executor, Interrupted, Outcome, ThreadExecutor
-from provisioning_core.operations.report import Report, TargetResult
+from provisioning_core.operations.report import Report, TargetResult, error_message
+from provisioning_core.operations.waiting import wait_for
 
 if TYPE_CHECKING:
     from provisioning_core.config import Config, OperationsSettings
     from provisioning_core.state import Inventory, OperationRecord
 
-__all__ = ["Engine", "Provider", "Reporter"]
+__all__ = ["Engine", "Provider", "Recorded", "Reporter"]
+
+T = TypeVar("T")
 
 Reporter = Callable[[str, str], None]
 """Hears progress: ``reporter(target, message)``, e.g. ``("web-1", "creating")``."""
@@ -62,6 +65,28 @@ class Provider:
     def call(self, hook: str, /, **kwargs: Any) -> Any:
         """Call ``hook`` with this provider's settings."""
         return self.extension.call(hook, settings=self.settings, **kwargs)
+
+
+class Recorded:
+    """An operation being recorded (see :meth:`Engine.recording`)."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        action: str,
+        target: str,
+        *,
+        provider: str | None,
+        details: dict[str, Any] | None,
+    ) -> None:
+        self._inventory = inventory
+        self.id = inventory.begin_operation(action, target, provider=provider, details=details)
+        self.finished = False
+
+    def finish(self, status: str, *, error: str | None = None, **details: Any) -> None:
+        """End it as ``status`` ("succeeded" or "failed"), merging ``details``."""
+        self._inventory.finish_operation(self.id, status, error=error, details=details or None)
+        self.finished = True
 
 
 class Engine:
@@ -233,6 +258,30 @@ class Engine:
         with self.inventory.lock(self.command):
             yield
 
+    def wait(
+        self,
+        target: str,
+        poll: Callable[[], T],
+        done: Callable[[T], bool],
+        *,
+        what: str,
+        describe: Callable[[T], str],
+        failed: Callable[[T], str | None] = lambda _: None,
+    ) -> T:
+        """:func:`wait_for` with the configured pace and deadline, progress told
+        under ``target``, and Ctrl-C ending it."""
+        return wait_for(
+            poll,
+            done,
+            what=what,
+            interval=self.settings.wait_interval,
+            timeout=self.settings.wait_timeout,
+            describe=describe,
+            failed=failed,
+            progress=lambda state: self.reporter(target, state),
+            cancelled=self.executor.cancelled,
+        )
+
     def run_each(
         self,
         operation: str,
@@ -259,6 +308,32 @@ class Engine:
                 assert outcome.value is not None
                 results.append(outcome.value)
         return Report(operation, self.check, results, interrupted=interrupted)
+
+    @contextmanager
+    def recording(
+        self,
+        action: str,
+        target: str,
+        *,
+        provider: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Iterator[Recorded]:
+        """Record one operation in the audit trail around the work it does.
+
+        It is begun before the block runs, so a crash leaves it "running" for
+        the next run to report.  An exception leaving the block finishes it
+        "failed" with the exception's message; a normal exit, "succeeded" —
+        unless the block called :meth:`Recorded.finish` itself.
+        """
+        op = Recorded(self.inventory, action, target, provider=provider, details=details)
+        try:
+            yield op
+        except BaseException as exc:
+            if not op.finished:
+                op.finish("failed", error=error_message(exc))
+            raise
+        if not op.finished:
+            op.finish("succeeded")
 
     def interrupted(self) -> list[OperationRecord]:
         """Operations an earlier run left unfinished (a crash or a kill), until acknowledged."""

@@ -9,7 +9,7 @@ leaves a record that says what was in flight.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from attrs import Factory
@@ -36,8 +36,11 @@ from provisioning_core.models import (
 from provisioning_core.operations.calls import CheckModeViolation
 from provisioning_core.operations.engine import Engine, Provider
 from provisioning_core.operations.inputs import check_choice, expand_hostnames, read_ssh_keys
-from provisioning_core.operations.report import Report, TargetResult, error_message
-from provisioning_core.operations.waiting import WaitCancelled, wait_for
+from provisioning_core.operations.report import Report, TargetResult
+from provisioning_core.operations.waiting import WaitCancelled
+
+if TYPE_CHECKING:
+    from provisioning_core.state import ServerRecord
 
 __all__ = [
     "Located",
@@ -245,57 +248,51 @@ def _plan_create(p: Provider, config: ServerConfig) -> TargetResult:
 def _create_one(engine: Engine, p: Provider, config: ServerConfig, *, wait: bool) -> TargetResult:
     inventory = engine.inventory
     details = {"plan": config.plan, "zone": config.zone, "os": config.os, "tags": config.tags}
-    op = inventory.begin_operation(
-        "server.create", config.hostname, provider=p.name, details=details
-    )
-    # recorded before the call, so a crash leaves a record of what was in flight
-    inventory.upsert_server(
-        p.name,
-        config.hostname,
-        status=ServerStatus.CREATING.value,
-        plan=config.plan,
-        zone=config.zone,
-        tags=config.tags,
-        operation_id=op,
-    )
-    engine.reporter(config.hostname, f"creating on {p.name}")
-    try:
-        server: Server = p.call("create_server", config=config, check=False)
-    except BaseException as exc:
-        if isinstance(exc, PluginTimeout):  # it may exist: keep the record for reconciling
-            inventory.finish_operation(op, "failed", error=str(exc.message))
+    with engine.recording("server.create", config.hostname, provider=p.name, details=details) as op:
+        # recorded before the call, so a crash leaves a record of what was in flight
+        inventory.upsert_server(
+            p.name,
+            config.hostname,
+            status=ServerStatus.CREATING.value,
+            plan=config.plan,
+            zone=config.zone,
+            tags=config.tags,
+            operation_id=op.id,
+        )
+        engine.reporter(config.hostname, f"creating on {p.name}")
+        try:
+            server: Server = p.call("create_server", config=config, check=False)
+        except PluginTimeout as exc:  # it may exist: keep the record for reconciling
             raise ProvisioningError(
                 f"{exc.message}; the server may have been created",
                 hint=f"prov server list --provider {p.name} finds and records it if it exists",
             ) from None
-        if _nothing_made(exc):
-            inventory.forget(p.name, None, config.hostname)
-        else:  # the plugin may have made it before failing: keep the record to reconcile
-            inventory.upsert_server(p.name, config.hostname, status="unknown", operation_id=op)
-        inventory.finish_operation(op, "failed", error=error_message(exc))
-        raise
-    _record(engine, p.name, server, config, op)  # the server record holds the id from here on
-    actions = [f"created {server.hostname} ({server.id}) on {p.name}"]
-    if wait:
-        try:
-            server = _wait_status(engine, p, server, ServerStatus.RUNNING, "creating")
-        except WaitCancelled as exc:
-            inventory.finish_operation(
-                op, "succeeded", details={"server_id": server.id, "waited": False}
-            )
-            return TargetResult(
-                config.hostname, "done", exc.last, actions, data=unstructure(server)
-            )
-        except ProvisioningError as exc:
-            inventory.finish_operation(
-                op, "failed", error=exc.message, details={"server_id": server.id}
-            )
-            # it exists: say which one, so it can be inspected or deleted
-            return TargetResult.failure(
-                config.hostname, exc, actions=actions, data=unstructure(server)
-            )
-        actions.append(f"{server.hostname} is running")
-    inventory.finish_operation(op, "succeeded", details={"server_id": server.id})
+        except BaseException as exc:
+            if _nothing_made(exc):
+                inventory.forget(p.name, None, config.hostname)
+            else:  # the plugin may have made it before failing: keep the record to reconcile
+                inventory.upsert_server(
+                    p.name, config.hostname, status="unknown", operation_id=op.id
+                )
+            raise
+        _record(engine, p.name, server, config, op.id)  # the record holds the id from here on
+        actions = [f"created {server.hostname} ({server.id}) on {p.name}"]
+        if wait:
+            try:
+                server = _wait_status(engine, p, server, ServerStatus.RUNNING, "creating")
+            except WaitCancelled as exc:
+                op.finish("succeeded", server_id=server.id, waited=False)
+                return TargetResult(
+                    config.hostname, "done", exc.last, actions, data=unstructure(server)
+                )
+            except ProvisioningError as exc:
+                op.finish("failed", error=exc.message, server_id=server.id)
+                # it exists: say which one, so it can be inspected or deleted
+                return TargetResult.failure(
+                    config.hostname, exc, actions=actions, data=unstructure(server)
+                )
+            actions.append(f"{server.hostname} is running")
+        op.finish("succeeded", server_id=server.id)
     return TargetResult(
         config.hostname, "done", server.status.value, actions, data=unstructure(server)
     )
@@ -348,18 +345,15 @@ def _wait_status(
             return "the server disappeared"
         return None
 
-    result = wait_for(
+    result = engine.wait(
+        server.hostname,
         poll,
         (lambda s: s is None)
         if target is None
         else (lambda s: s is not None and s.status is target),
         what=f"{doing} {server.hostname} ({server.id}) on {p.name}",
-        interval=engine.settings.wait_interval,
-        timeout=engine.settings.wait_timeout,
         describe=lambda s: "gone" if s is None else s.status.value,
         failed=failed,
-        progress=lambda state: engine.reporter(server.hostname, state),
-        cancelled=engine.executor.cancelled,
     )
     return result if result is not None else server
 
@@ -512,48 +506,43 @@ def _act_one(engine: Engine, action: str, loc: Located, *, wait: bool) -> Target
             ],
         )
     p = engine.provider(loc.provider)
-    op = inventory.begin_operation(
+    with engine.recording(
         f"server.{action}",
         loc.hostname,
         provider=loc.provider,
         details={"server_id": loc.server_id},
-    )
-    engine.reporter(loc.hostname, doing)
-    try:
-        p.call(hook, server_id=loc.server_id)
-    except ServerNotFound:
-        if action != "delete":
-            inventory.finish_operation(op, "failed", error="the provider has no such server")
-            raise
-        # already gone (deleted outside prov): what was asked for is true
-        inventory.mark_deleted(loc.provider, loc.server_id)
-        inventory.finish_operation(op, "succeeded", details={"already_gone": True})
-        return TargetResult(
-            loc.hostname, "unchanged", "deleted", [f"{loc.provider} no longer has it"]
-        )
-    except BaseException as exc:
-        inventory.finish_operation(op, "failed", error=error_message(exc))
-        raise
-    if loc.in_inventory:
-        inventory.set_status(loc.provider, loc.server_id, doing)
-    actions = [f"{action} requested for {loc.hostname} ({loc.server_id})"]
-    status = doing
-    if wait:
-        placeholder = Server(loc.server_id, loc.hostname, doing)
+    ) as op:
+        engine.reporter(loc.hostname, doing)
         try:
-            final = _wait_status(engine, p, placeholder, target, doing)
-        except WaitCancelled as exc:
-            inventory.finish_operation(op, "succeeded", details={"waited": False})
-            return TargetResult(loc.hostname, "done", exc.last, actions)
-        except ProvisioningError as exc:
-            inventory.finish_operation(op, "failed", error=exc.message)
-            return TargetResult.failure(loc.hostname, exc, actions=actions)
-        status = "deleted" if target is None else final.status.value
-        actions.append(f"{loc.hostname} is {status}")
-    if action == "delete" and loc.in_inventory:
-        # the provider accepted the deletion; the record stays, marked deleted
-        inventory.mark_deleted(loc.provider, loc.server_id)
-    inventory.finish_operation(op, "succeeded")
+            p.call(hook, server_id=loc.server_id)
+        except ServerNotFound:
+            if action != "delete":
+                raise
+            # already gone (deleted outside prov): what was asked for is true
+            inventory.mark_deleted(loc.provider, loc.server_id)
+            op.finish("succeeded", already_gone=True)
+            return TargetResult(
+                loc.hostname, "unchanged", "deleted", [f"{loc.provider} no longer has it"]
+            )
+        if loc.in_inventory:
+            inventory.set_status(loc.provider, loc.server_id, doing)
+        actions = [f"{action} requested for {loc.hostname} ({loc.server_id})"]
+        status = doing
+        if wait:
+            placeholder = Server(loc.server_id, loc.hostname, doing)
+            try:
+                final = _wait_status(engine, p, placeholder, target, doing)
+            except WaitCancelled as exc:
+                op.finish("succeeded", waited=False)
+                return TargetResult(loc.hostname, "done", exc.last, actions)
+            except ProvisioningError as exc:
+                op.finish("failed", error=exc.message)
+                return TargetResult.failure(loc.hostname, exc, actions=actions)
+            status = "deleted" if target is None else final.status.value
+            actions.append(f"{loc.hostname} is {status}")
+        if action == "delete" and loc.in_inventory:
+            # the provider accepted the deletion; the record stays, marked deleted
+            inventory.mark_deleted(loc.provider, loc.server_id)
     return TargetResult(loc.hostname, "done", status, actions)
 
 
@@ -588,18 +577,13 @@ def configure_firewall(
             )
 
         def one(target: Located) -> TargetResult:
-            op = engine.inventory.begin_operation(
+            with engine.recording(
                 "server.firewall",
                 target.hostname,
                 provider=target.provider,
                 details={"server_id": target.server_id, "rules": [unstructure(r) for r in rules]},
-            )
-            try:
+            ):
                 p.call("configure_firewall", server_id=target.server_id, rules=list(rules))
-            except BaseException as exc:
-                engine.inventory.finish_operation(op, "failed", error=error_message(exc))
-                raise
-            engine.inventory.finish_operation(op, "succeeded")
             return TargetResult(target.hostname, "done", actions=actions)
 
         return engine.run_each("server.firewall", [loc], one, lambda x: x.hostname)
@@ -651,21 +635,7 @@ def list_servers(
             if provider:  # asked for this one provider: its failure is the command's
                 raise
             warnings.append(f"provider {name!r}: {exc.message}; showing the inventory only")
-            rows.extend(
-                ServerRow(
-                    r.provider,
-                    r.server_id,
-                    r.hostname,
-                    r.status,
-                    "inventory",
-                    r.plan,
-                    r.zone,
-                    list(r.ip_addresses),
-                    dict(r.tags),
-                    note="provider unavailable",
-                )
-                for r in mine
-            )
+            rows.extend(_inventory_row(r, "provider unavailable") for r in mine)
             continue
         rows.extend(_reconcile(engine, name, mine, remote))
     return rows, warnings
@@ -705,20 +675,7 @@ def _reconcile(
                         operation_id=r.operation_id,
                     )
         if server is None:
-            rows.append(
-                ServerRow(
-                    provider,
-                    r.server_id,
-                    r.hostname,
-                    r.status,
-                    "inventory",
-                    r.plan,
-                    r.zone,
-                    list(r.ip_addresses),
-                    dict(r.tags),
-                    note=_reconcile_note(r, running),
-                )
-            )
+            rows.append(_inventory_row(r, _reconcile_note(r, running)))
             if writes and r.server_id and r.status == "deleting":
                 engine.inventory.mark_deleted(provider, r.server_id)
             continue
@@ -734,6 +691,22 @@ def _reconcile(
         if s.id not in seen
     )
     return rows
+
+
+def _inventory_row(r: ServerRecord, note: str) -> ServerRow:
+    """A row for a server only the inventory knows."""
+    return ServerRow(
+        r.provider,
+        r.server_id,
+        r.hostname,
+        r.status,
+        "inventory",
+        r.plan,
+        r.zone,
+        list(r.ip_addresses),
+        dict(r.tags),
+        note=note,
+    )
 
 
 def _missing_note(server_id: str | None, status: str) -> str:

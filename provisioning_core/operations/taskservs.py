@@ -28,9 +28,9 @@ from provisioning_core.models import (
     UpdateInfo,
 )
 from provisioning_core.operations.engine import Engine
-from provisioning_core.operations.report import Report, TargetResult, error_message
+from provisioning_core.operations.report import Report, TargetResult
 from provisioning_core.operations.servers import Located, locate_server
-from provisioning_core.operations.waiting import WaitCancelled, wait_for
+from provisioning_core.operations.waiting import WaitCancelled
 
 __all__ = [
     "Target",
@@ -112,35 +112,30 @@ def run_taskserv(
             )
 
         def one(target: Target) -> TargetResult:
-            inventory = engine.inventory
-            op = inventory.begin_operation(
+            with engine.recording(
                 operation,
                 f"{name}@{target.label}",
                 provider=target.located.provider,
                 details={"server_id": target.server.id, "version": version},
-            )
-            engine.reporter(target.label, f"{action} {name}")
-            try:
+            ) as op:
+                engine.reporter(target.label, f"{action} {name}")
                 result: OperationResult = ext.call(
                     action, server=target.server, ssh=target.ssh, check=False, **kwargs
                 )
-            except BaseException as exc:
-                inventory.finish_operation(op, "failed", error=error_message(exc))
-                raise
-            outcome = "done" if result.changed else "unchanged"
-            status = None
-            if wait and ext.implements("status"):
-                try:
-                    status = _wait_taskserv(
-                        engine, ext, target, settings, gone=action == "uninstall"
-                    )
-                except WaitCancelled as exc:
-                    inventory.finish_operation(op, "succeeded", details={"waited": False})
-                    return TargetResult(target.label, outcome, exc.last, result.actions)
-                except ProvisioningError as exc:
-                    inventory.finish_operation(op, "failed", error=exc.message)
-                    return TargetResult.failure(target.label, exc, actions=result.actions)
-            inventory.finish_operation(op, "succeeded", details={"changed": result.changed})
+                outcome = "done" if result.changed else "unchanged"
+                status = None
+                if wait and ext.implements("status"):
+                    try:
+                        status = _wait_taskserv(
+                            engine, ext, target, settings, gone=action == "uninstall"
+                        )
+                    except WaitCancelled as exc:
+                        op.finish("succeeded", waited=False)
+                        return TargetResult(target.label, outcome, exc.last, result.actions)
+                    except ProvisioningError as exc:
+                        op.finish("failed", error=exc.message)
+                        return TargetResult.failure(target.label, exc, actions=result.actions)
+                op.finish("succeeded", changed=result.changed)
             return TargetResult(
                 target.label,
                 outcome,
@@ -273,15 +268,8 @@ def _wait_taskserv(
             return not s.installed
         return s.installed and s.running and s.healthy is not False
 
-    return wait_for(
-        poll,
-        done,
-        what=f"{ext.name} on {target.label}",
-        interval=engine.settings.wait_interval,
-        timeout=engine.settings.wait_timeout,
-        describe=_describe,
-        progress=lambda state: engine.reporter(target.label, state),
-        cancelled=engine.executor.cancelled,
+    return engine.wait(
+        target.label, poll, done, what=f"{ext.name} on {target.label}", describe=_describe
     )
 
 
