@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["extensions_dir", "prov_home"]
+__all__ = ["extensions_dir", "inventory_path", "prov_home"]
 
 
 def prov_home() -> Path:
@@ -26,3 +26,8 @@ def prov_home() -> Path:
 def extensions_dir() -> Path:
     """Where extension registrations and the discovery scan cache live."""
     return prov_home() / "extensions"
+
+
+def inventory_path() -> Path:
+    """Where the inventory (SQLite) lives."""
+    return prov_home() / "inventory.sqlite3"

@@ -34,7 +34,7 @@ import attrs
 import filelock
 
 from provisioning_core.errors import ConfigError, ProvisioningError
-from provisioning_core.paths import prov_home
+from provisioning_core.paths import inventory_path
 from provisioning_core.secret import redact
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ class Inventory:
         secrets: Sequence[object] = (),
         lock_timeout: float = 30.0,
     ) -> None:
-        self.path = Path(path) if path is not None else prov_home() / "inventory.sqlite3"
+        self.path = Path(path) if path is not None else inventory_path()
         self.lock_timeout = lock_timeout
         self._secrets = tuple(secrets)
         self._host = socket.gethostname()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from provisioning_core.cli.common import emit, load_config_for, output_option, say
+
+if TYPE_CHECKING:
+    from provisioning_core.operations import Engine
 
 __all__ = ["config", "operations"]
 
@@ -56,16 +60,9 @@ def operations() -> None:
 @output_option
 def list_(limit: int, status: str | None, output: str | None) -> None:
     """List recent operations, newest first."""
-    from provisioning_core.paths import prov_home
-    from provisioning_core.state import Inventory
+    from provisioning_core.operations.history import recent_operations
 
-    cfg = load_config_for()
-    if not (prov_home() / "inventory.sqlite3").exists():
-        rows = []
-    else:
-        with Inventory(secrets=cfg.secrets()) as inventory:
-            inventory.interrupted_operations()  # a run that died shows as interrupted
-            rows = inventory.operations(limit=limit, status=status)
+    rows = recent_operations(_engine(), limit=limit, status=status)
     emit(
         rows,
         output,
@@ -89,21 +86,15 @@ def list_(limit: int, status: str | None, output: str | None) -> None:
 @click.option("--all", "all_", is_flag=True, help="Every interrupted operation.")
 def ack(ids: tuple[int, ...], all_: bool) -> None:
     """Acknowledge interrupted operations so they are no longer reported."""
-    from provisioning_core.errors import InputError
-    from provisioning_core.state import Inventory
+    from provisioning_core.operations.history import acknowledge
 
-    if not ids and not all_:
-        raise InputError("say which operations", hint="pass their ids, or --all")
-    cfg = load_config_for()
-    with Inventory(secrets=cfg.secrets()) as inventory:
-        pending = {op.id for op in inventory.interrupted_operations()}
-        chosen = sorted(pending) if all_ else list(ids)
-        unknown = [i for i in chosen if i not in pending]
-        if unknown:
-            raise InputError(
-                "not interrupted operations: " + ", ".join(map(str, unknown)),
-                hint="prov operations list --status interrupted shows them",
-            )
-        for op_id in chosen:
-            inventory.acknowledge(op_id)
+    chosen = acknowledge(_engine(), ids, everything=all_)
     click.echo(f"acknowledged {len(chosen)} operation(s)")
+
+
+def _engine() -> Engine:
+    from provisioning_core.operations import Engine
+
+    engine = Engine(load_config_for())
+    click.get_current_context().call_on_close(engine.close)
+    return engine

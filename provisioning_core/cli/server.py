@@ -17,29 +17,11 @@ from provisioning_core.cli.common import (
 
 __all__ = ["server"]
 
-_SERVER_COLUMNS = ["id", "hostname", "status", "plan", "zone", "ip_addresses", "tags"]
-
 
 def _complete_server(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
-    from provisioning_core.paths import prov_home
+    from provisioning_core.operations.servers import known_hostnames
 
-    if not (prov_home() / "inventory.sqlite3").exists():
-        return []
-    from provisioning_core.state import Inventory
-
-    with Inventory() as inventory:
-        names = {r.hostname for r in inventory.servers()}
-    return sorted(n for n in names if n.startswith(incomplete))
-
-
-def _server_argument(multiple: bool = False) -> click.Argument:
-    return click.argument(  # type: ignore[return-value]
-        "servers" if multiple else "server",
-        metavar="SERVER..." if multiple else "SERVER",
-        nargs=-1 if multiple else 1,
-        required=True,
-        shell_complete=_complete_server,
-    )
+    return known_hostnames(incomplete)
 
 
 @click.group()

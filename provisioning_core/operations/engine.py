@@ -345,9 +345,9 @@ class Engine:
         """Whether there is an inventory to read (check mode never creates one)."""
         if self._inventory is not None:
             return True
-        from provisioning_core.paths import prov_home
+        from provisioning_core.paths import inventory_path
 
-        return (prov_home() / "inventory.sqlite3").exists()
+        return inventory_path().exists()
 
     def close(self) -> None:
         """Close the inventory if it was opened."""

@@ -48,6 +48,7 @@ __all__ = [
     "act_on_servers",
     "configure_firewall",
     "create_servers",
+    "known_hostnames",
     "list_servers",
     "locate_server",
     "plans",
@@ -730,6 +731,17 @@ def _row(provider: str, s: Server, where: str, note: str = "") -> ServerRow:
         dict(s.tags),
         note,
     )
+
+
+def known_hostnames(prefix: str = "") -> list[str]:
+    """Hostnames of the servers in the inventory starting with ``prefix`` (for completion)."""
+    from provisioning_core.paths import inventory_path
+    from provisioning_core.state import Inventory
+
+    if not inventory_path().exists():
+        return []
+    with Inventory() as inventory:
+        return sorted({r.hostname for r in inventory.servers() if r.hostname.startswith(prefix)})
 
 
 def plans(engine: Engine, provider: str) -> list[Plan]:

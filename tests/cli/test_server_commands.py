@@ -240,3 +240,42 @@ def test_ssh_prints_the_command(prov, workspace):
     result = prov("server", "ssh", "web", "--print", "--", "uptime", "-p")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "ssh -p 2222 root@127.0.0.1 -- uptime -p"
+
+
+def test_server_names_complete_from_the_inventory(prov, prov_home, workspace, installed):
+    import subprocess
+    import sys
+
+    from tests.cli.conftest import process_env
+
+    workspace(FAST)
+    env = process_env(
+        installed,
+        {"_PROV_COMPLETE": "bash_complete", "COMP_WORDS": "prov server info we", "COMP_CWORD": "3"},
+    )
+    before = subprocess.run(
+        [sys.executable, "-m", "provisioning_core"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "web" not in before.stdout  # no inventory yet: nothing, and none created
+    assert not (prov_home / "inventory.sqlite3").exists()
+    assert prov(*CREATE).exit_code == 0
+    after = subprocess.run(
+        [sys.executable, "-m", "provisioning_core"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "plain,web" in after.stdout.splitlines()
+
+
+def test_operations_ack_needs_ids_or_all(prov, workspace):
+    workspace(FAST)
+    result = prov("operations", "ack")
+    assert result.exit_code == 2
+    assert "pass their ids, or --all" in result.stderr
+    assert prov("operations", "list", "-o", "json").json() == {"operations": []}
