@@ -256,11 +256,22 @@ class ClusterSpec:
 
     ``config`` is always the :class:`ClusterConfig` being acted on and ``check``
     asks to change nothing and describe the plan.
+
+    A plugin may implement only ``cluster_info`` (or ``list_components``): every
+    action it leaves out is done by the core's cluster engine, which installs
+    each component's taskserv on the cluster's servers in dependency waves,
+    rolls back on failure and aggregates status (docs/clusters.md).  A plugin
+    that implements an action takes it over entirely.
     """
 
     @hookspec(firstresult=True)
     def cluster_info(self) -> ClusterInfo:  # type: ignore[empty-body]
-        """Describe the cluster and its components; return a :class:`ClusterInfo`."""
+        """Describe the cluster and its components; return a :class:`ClusterInfo`.
+
+        ``components`` are what the core deploys when the plugin leaves
+        ``create`` out; ``versions`` maps cluster versions to component versions
+        for ``prov cluster upgrade``.
+        """
 
     @hookspec(firstresult=True)
     def create(self, config: ClusterConfig, check: bool) -> OperationResult:  # type: ignore[empty-body]
@@ -352,10 +363,12 @@ HOOKS: Mapping[ExtensionType, Mapping[str, HookDef]] = {
         HookDef("check_updates", False, "update checks", UpdateInfo),
     ),
     ExtensionType.CLUSTER: _defs(
+        # create/delete/status are optional: without them the core's cluster
+        # engine deploys the components cluster_info/list_components describe
         HookDef("cluster_info", False, "describing itself", ClusterInfo),
-        HookDef("create", True, "creating clusters", OperationResult, mutating=True),
-        HookDef("delete", True, "deleting clusters", OperationResult, mutating=True),
-        HookDef("status", True, "status reports", ClusterStatus),
+        HookDef("create", False, "creating clusters", OperationResult, mutating=True),
+        HookDef("delete", False, "deleting clusters", OperationResult, mutating=True),
+        HookDef("status", False, "status reports", ClusterStatus),
         HookDef("scale", False, "scaling", OperationResult, mutating=True),
         HookDef("upgrade", False, "upgrades", OperationResult, mutating=True),
         HookDef("list_components", False, "listing components", list[Component]),

@@ -83,7 +83,16 @@ def inspect_hooks(kind: ExtensionType, obj: object) -> HookReport:
     for hook, definition in HOOKS[kind].items():
         if definition.required and hook not in implemented and not any(hook in e for e in errors):
             errors.append(f"required hook {hook!r} is not implemented")
+    if kind is ExtensionType.CLUSTER and not implemented.keys() & _CLUSTER_DESCRIBED:
+        # the core's engine can deploy a cluster only if it knows the components
+        errors.append(
+            "a cluster plugin must describe its components (cluster_info or list_components) "
+            "or implement create itself"
+        )
     return HookReport(implemented, errors, warnings, functions)
+
+
+_CLUSTER_DESCRIBED = frozenset({"create", "cluster_info", "list_components"})
 
 
 def _check_one(

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ComponentRecord",
     "Inventory",
     "InventoryError",
     "InventoryLocked",
@@ -99,6 +100,22 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             seconds REAL NOT NULL,
             error TEXT,
             at TEXT NOT NULL
+        )""",
+    ),
+    (
+        # where each cluster component is deployed; "cleanup" rows are what a
+        # failed rollback left behind for a person to look at
+        """CREATE TABLE cluster_components (
+            cluster TEXT NOT NULL,
+            component TEXT NOT NULL,
+            server TEXT NOT NULL,
+            taskserv TEXT NOT NULL,
+            version TEXT,
+            status TEXT NOT NULL
+                CHECK (status IN ('deploying', 'deployed', 'failed', 'cleanup')),
+            message TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (cluster, component, server)
         )""",
     ),
 )
@@ -173,6 +190,25 @@ class ServerRecord:
     updated_at: datetime
     deleted: bool
     operation_id: int | None
+
+
+@attrs.frozen
+class ComponentRecord:
+    """Where one cluster component is deployed, as last recorded.
+
+    ``status`` is "deploying" (in flight, or its run died), "deployed",
+    "failed" (its deploy failed and was rolled back) or "cleanup" (a rollback
+    or removal failed: ``message`` says what a person must clean up).
+    """
+
+    cluster: str
+    component: str
+    server: str
+    taskserv: str
+    version: str | None
+    status: str
+    message: str
+    updated_at: datetime
 
 
 @attrs.frozen
@@ -780,6 +816,68 @@ class Inventory:
             (provider, include_deleted),
         )
         return [_server(row) for row in rows]
+
+    # --- cluster components --------------------------------------------------------------
+
+    def set_component(
+        self,
+        cluster: str,
+        component: str,
+        server: str,
+        *,
+        taskserv: str,
+        status: str,
+        version: str | None = None,
+        message: str = "",
+    ) -> None:
+        """Record where ``component`` of ``cluster`` stands on ``server``."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO cluster_components (cluster, component, server, taskserv, version,"
+                " status, message, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (cluster, component, server) DO UPDATE SET"
+                " taskserv = excluded.taskserv, version = coalesce(excluded.version, version),"
+                " status = excluded.status, message = excluded.message,"
+                " updated_at = excluded.updated_at",
+                (
+                    cluster,
+                    component,
+                    server,
+                    taskserv,
+                    version,
+                    status,
+                    self._redact(message),
+                    _iso(_now()),
+                ),
+            )
+
+    def remove_component(self, cluster: str, component: str, server: str) -> None:
+        """Forget ``component`` of ``cluster`` on ``server``: it is no longer there."""
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM cluster_components WHERE cluster = ? AND component = ? AND server = ?",
+                (cluster, component, server),
+            )
+
+    def components(self, cluster: str) -> list[ComponentRecord]:
+        """Every recorded placement of ``cluster``'s components, by component and server."""
+        rows = self._query(
+            "SELECT * FROM cluster_components WHERE cluster = ? ORDER BY component, server",
+            (cluster,),
+        )
+        return [
+            ComponentRecord(
+                cluster=row["cluster"],
+                component=row["component"],
+                server=row["server"],
+                taskserv=row["taskserv"],
+                version=row["version"],
+                status=row["status"],
+                message=row["message"],
+                updated_at=_parse(row["updated_at"]),
+            )
+            for row in rows
+        ]
 
 
 _MINUTE = 60

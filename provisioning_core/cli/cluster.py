@@ -75,12 +75,20 @@ def scale(
 @cluster.command("upgrade")
 @click.argument("name")
 @click.option("--version", "version", required=True, metavar="V", help="The version to move to.")
+@click.option(
+    "--component",
+    "-c",
+    default=None,
+    help="Upgrade only this component, to --version (a version of its taskserv).",
+)
 @check_option
 @wait_option
 @output_option
-def upgrade(name: str, version: str, check: bool, wait: bool, output: str | None) -> None:
-    """Move cluster NAME to --version."""
-    _run("upgrade", name, check, wait, output, version=version)
+def upgrade(
+    name: str, version: str, component: str | None, check: bool, wait: bool, output: str | None
+) -> None:
+    """Move cluster NAME to --version (a cluster version), or one --component."""
+    _run("upgrade", name, check, wait, output, version=version, component=component)
 
 
 @cluster.command("restart-component")

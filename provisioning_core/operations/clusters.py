@@ -2,7 +2,9 @@
 
 A cluster's configuration is the ``[clusters.<name>]`` table; its ``type``
 key names the cluster plugin (default: the cluster's own name) and the rest is
-structured into a :class:`ClusterConfig`.
+structured into a :class:`ClusterConfig`.  An action the plugin implements
+itself is its own; one it leaves out is done by the core's generic engine
+(:mod:`provisioning_core.operations.deployment`) from the plugin's components.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from provisioning_core.models import (
     ExtensionType,
     OperationResult,
 )
+from provisioning_core.operations.deployment import Deployment
 from provisioning_core.operations.engine import Engine
 from provisioning_core.operations.report import Report, TargetResult
 from provisioning_core.operations.waiting import WaitCancelled
@@ -73,9 +76,12 @@ def run_cluster(
         if action not in ACTIONS:
             raise ValueError(f"unknown cluster action {action!r}")
         ext, config = cluster_config(engine, name)
-        ext.require(action)
-        kwargs = _hook_arguments(ext, config, action, component, replicas, version)
         operation = f"cluster.{action}"
+        if not ext.implements(action):
+            deployment = _deployment(engine, ext, config, action)
+            _hook_arguments(ext, config, action, component, replicas, version)
+            return _generic(engine, deployment, action, component, replicas, version)
+        kwargs = _hook_arguments(ext, config, action, component, replicas, version)
         if engine.check:
             return Report(operation, check=True, results=[_plan(ext, action, config, kwargs)])
 
@@ -114,6 +120,69 @@ def run_cluster(
         return engine.run_each(operation, [name], one, lambda n: n)
 
 
+def _deployment(engine: Engine, ext: Extension, config: ClusterConfig, hook: str) -> Deployment:
+    """The generic engine for a hook the plugin leaves out; it needs the components."""
+    parts = _components(ext, config)
+    if not parts:
+        ext.require(hook)  # neither the hook nor components: "does not support ..."
+    return Deployment(engine, ext, config, parts)
+
+
+def _generic(
+    engine: Engine,
+    deployment: Deployment,
+    action: str,
+    component: str | None,
+    replicas: int | None,
+    version: str | None,
+) -> Report:
+    config = deployment.config
+    if engine.check:
+        return _run_generic(deployment, action, component, replicas, version)
+    with engine.recording(
+        f"cluster.{action}",
+        config.name,
+        provider=config.provider,
+        details={
+            "plugin": deployment.plugin.name,
+            "engine": "core",
+            "component": component,
+            "replicas": replicas,
+            "version": version,
+        },
+    ) as op:
+        engine.reporter(config.name, action.replace("_", " "))
+        report = _run_generic(deployment, action, component, replicas, version)
+        failed = [r.target for r in report.results if r.outcome == "failed"]
+        if report.interrupted:
+            op.finish("interrupted")
+        elif failed:
+            op.finish("failed", error=f"failed: {', '.join(failed)}")
+    return report
+
+
+def _run_generic(
+    deployment: Deployment,
+    action: str,
+    component: str | None,
+    replicas: int | None,
+    version: str | None,
+) -> Report:
+    if action == "create":
+        return deployment.create()
+    if action == "delete":
+        return deployment.delete()
+    if action == "scale":
+        assert component is not None  # checked by _hook_arguments
+        assert replicas is not None
+        return deployment.scale(component, replicas)
+    if action == "upgrade":
+        assert version is not None
+        return deployment.upgrade(version, component)
+    assert component is not None
+    return deployment.restart(component)
+
+
 def _hook_arguments(
     ext: Extension,
     config: ClusterConfig,
@@ -125,17 +194,10 @@ def _hook_arguments(
     """The hook's arguments, every input checked first (InputError naming each field)."""
     kwargs: dict[str, Any] = {"config": config}
     problems = []
-    if action in {"scale", "restart_component"}:
-        if component is None:
-            problems.append("a component is required @ COMPONENT")
-        else:
-            known = [c.name for c in _components(ext, config)]
-            if known and component not in known:
-                problems.append(
-                    f"unknown component {component!r}; allowed: {', '.join(known)} @ "
-                    + ("--component" if action == "scale" else "COMPONENT")
-                )
-        kwargs["component"] = component
+    if action in {"scale", "restart_component"} or (action == "upgrade" and component):
+        problems += _component_problems(ext, config, action, component)
+        if action != "upgrade" or ext.accepts("upgrade", "component"):
+            kwargs["component"] = component
     if action == "scale":
         if replicas is None or replicas < 0:
             problems.append("--replicas must be given, 0 or more @ --replicas")
@@ -149,6 +211,24 @@ def _hook_arguments(
             f"cannot {action.replace('_', ' ')} cluster {config.name!r}", problems=problems
         )
     return kwargs
+
+
+def _component_problems(
+    ext: Extension, config: ClusterConfig, action: str, component: str | None
+) -> list[str]:
+    if component is None:
+        return ["a component is required @ COMPONENT"]
+    where = "COMPONENT" if action == "restart_component" else "--component"
+    if (
+        action == "upgrade"
+        and ext.implements("upgrade")
+        and not ext.accepts("upgrade", "component")
+    ):
+        return [f"the {ext.name} plugin upgrades the whole cluster only @ {where}"]
+    known = [c.name for c in _components(ext, config)]
+    if known and component not in known:
+        return [f"unknown component {component!r}; allowed: {', '.join(known)} @ {where}"]
+    return []
 
 
 def _components(ext: Extension, config: ClusterConfig) -> list[Component]:
@@ -229,6 +309,8 @@ def _wait_cluster(
 def cluster_status(engine: Engine, name: str) -> ClusterStatus:
     """The status of cluster ``name`` and each of its components."""
     ext, config = cluster_config(engine, name)
+    if not ext.implements("status"):
+        return _deployment(engine, ext, config, "status").status()
     status: ClusterStatus = ext.call("status", config=config)
     return status
 
@@ -248,5 +330,8 @@ def component_status(engine: Engine, name: str, component: str) -> ComponentStat
             f"cluster {name!r} has no component {component!r}",
             problems=[f"allowed: {', '.join(known)} @ COMPONENT"],
         )
+    if not ext.implements("component_status"):
+        whole = _deployment(engine, ext, config, "component_status").status()
+        return next(c for c in whole.components if c.name == component)
     status: ComponentStatus = ext.call("component_status", config=config, component=component)
     return status

@@ -57,7 +57,7 @@ class Target:
         return self.located.hostname
 
 
-def _targets(engine: Engine, servers: Sequence[str], provider: str | None) -> list[Target]:
+def resolve_targets(engine: Engine, servers: Sequence[str], provider: str | None) -> list[Target]:
     if not servers:
         raise InputError("no server given", hint="pass --server S (repeat it for several servers)")
     targets = []
@@ -98,9 +98,9 @@ def run_taskserv(
         ext.require(action)
         settings = engine.config.taskserv_settings(name)
         version = _checked_version(ext, action, version, settings)
-        targets = _targets(engine, servers, provider)
+        targets = resolve_targets(engine, servers, provider)
         if action == "install":
-            _check_dependencies(engine, ext, targets)
+            check_dependencies(engine, ext, targets)
         kwargs = _hook_arguments(action, settings, version, keep_data=keep_data)
         operation = f"taskserv.{action}"
 
@@ -126,7 +126,7 @@ def run_taskserv(
                 status = None
                 if wait and ext.implements("status"):
                     try:
-                        status = _wait_taskserv(
+                        status = wait_taskserv(
                             engine, ext, target, settings, gone=action == "uninstall"
                         )
                     except WaitCancelled as exc:
@@ -139,7 +139,7 @@ def run_taskserv(
             return TargetResult(
                 target.label,
                 outcome,
-                _describe(status) if status else None,
+                describe_status(status) if status else None,
                 list(result.actions) or ([result.message] if result.message else []),
                 data={"taskserv": name, "server_id": target.server.id, "message": result.message},
             )
@@ -196,7 +196,7 @@ def _version_key(text: str) -> tuple[int, Version | str]:
         return (0, text)
 
 
-def _check_dependencies(engine: Engine, ext: Extension, targets: list[Target]) -> None:
+def check_dependencies(engine: Engine, ext: Extension, targets: list[Target]) -> None:
     """Each requirement of ``taskserv_info`` must be installed on every target server."""
     if not ext.implements("taskserv_info"):
         return
@@ -254,7 +254,7 @@ def _plan(
     )
 
 
-def _wait_taskserv(
+def wait_taskserv(
     engine: Engine, ext: Extension, target: Target, settings: dict[str, Any], *, gone: bool
 ) -> TaskservStatus:
     def poll() -> TaskservStatus:
@@ -269,11 +269,11 @@ def _wait_taskserv(
         return s.installed and s.running and s.healthy is not False
 
     return engine.wait(
-        target.label, poll, done, what=f"{ext.name} on {target.label}", describe=_describe
+        target.label, poll, done, what=f"{ext.name} on {target.label}", describe=describe_status
     )
 
 
-def _describe(status: TaskservStatus) -> str:
+def describe_status(status: TaskservStatus) -> str:
     if not status.installed:
         return "not installed"
     if not status.running:
@@ -289,7 +289,7 @@ def taskserv_status(
     """The status of taskserv ``name`` on each server: ``{"server": hostname, **status}``."""
     ext = engine.extension(ExtensionType.TASKSERV, name)
     settings = engine.config.taskserv_settings(name)
-    targets = _targets(engine, servers, provider)
+    targets = resolve_targets(engine, servers, provider)
     outcomes = engine.executor.map(
         lambda t: ext.call("status", server=t.server, ssh=t.ssh, settings=settings), targets
     )
@@ -318,7 +318,7 @@ def check_updates(
     ext.require("check_updates")
     settings = engine.config.taskserv_settings(name)
     rows = []
-    for target in _targets(engine, servers, provider):
+    for target in resolve_targets(engine, servers, provider):
         info: UpdateInfo = ext.call(
             "check_updates", server=target.server, ssh=target.ssh, settings=settings
         )
