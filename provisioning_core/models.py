@@ -225,6 +225,8 @@ class SshAccess:
     port: int = field(default=22, validator=_port)
     user: str = "root"
     key_path: str | None = None
+    #: the server's OpenSSH public key line ("ssh-ed25519 AAAA..."); when given it must match
+    host_key: str | None = None
 
 
 @frozen
@@ -459,12 +461,18 @@ class ClusterConfig:
 
 @frozen
 class ClusterInfo:
-    """What ``cluster_info`` returns."""
+    """What ``cluster_info`` returns.
+
+    ``versions`` maps each cluster version to the component versions it is
+    made of (``{"1.1": {"containerd": "1.7.13", "buildkit": "0.13.0"}}``);
+    ``prov cluster upgrade NAME --version 1.1`` moves the components to them.
+    """
 
     name: str
     version: str
     description: str = ""
     components: list[Component] = Factory(list)
+    versions: dict[str, dict[str, str]] = Factory(dict)
 
 
 @frozen
