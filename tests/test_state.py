@@ -575,3 +575,43 @@ def test_secrets_never_reach_the_files(path: Path) -> None:
         assert recorded.target == f"https://api.example/?token={MASK}"
     inventory.close()
     assert_clean()
+
+
+def test_a_file_of_the_first_schema_is_brought_forward(path: Path) -> None:
+    # schema 1 as the first release wrote it: no cluster_components table
+    from provisioning_core.state import _MIGRATIONS
+
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    for statement in _MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("INSERT INTO loads (kind, name, seconds, at) VALUES ('provider', 'x', 0.1, 'now')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Inventory(path) as inventory:
+        inventory.set_component("ci", "db", "web-1", taskserv="rectask", status="deployed")
+        (row,) = inventory.components("ci")
+        assert (row.component, row.server, row.status) == ("db", "web-1", "deployed")
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("SELECT name FROM loads").fetchall() == [("x",)]
+    finally:
+        db.close()
+
+
+def test_cluster_components_are_recorded_updated_and_removed(inventory: Inventory) -> None:
+    inventory.set_component("ci", "db", "web-1", taskserv="rectask", status="deploying")
+    inventory.set_component(
+        "ci", "db", "web-1", taskserv="rectask", status="deployed", version="1.0.0"
+    )
+    inventory.set_component(
+        "ci", "db", "web-1", taskserv="rectask", status="cleanup", message="rollback failed"
+    )
+    (row,) = inventory.components("ci")
+    # a later record without a version keeps the one recorded
+    assert (row.status, row.version, row.message) == ("cleanup", "1.0.0", "rollback failed")
+    assert inventory.components("other") == []
+    inventory.remove_component("ci", "db", "web-1")
+    assert inventory.components("ci") == []
