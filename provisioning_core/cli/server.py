@@ -214,6 +214,7 @@ def ssh(server: str, command: tuple[str, ...], provider: str | None, print_only:
     import shlex
     import shutil
     import subprocess
+    import sys
 
     from provisioning_core.errors import ProvisioningError
     from provisioning_core.operations import servers as ops
@@ -223,6 +224,14 @@ def ssh(server: str, command: tuple[str, ...], provider: str | None, print_only:
     if print_only:
         click.echo(shlex.join(argv))
         return
+    if shutil.which(argv[0]) is None and command:
+        # no OpenSSH client here: the core's own client can still run a command
+        status, out, err = ops.run_over_ssh(engine, server, command, provider=provider)
+        sys.stdout.buffer.write(out)
+        sys.stdout.flush()
+        sys.stderr.buffer.write(err)
+        sys.stderr.flush()
+        raise SystemExit(status)
     if shutil.which(argv[0]) is None:
         raise ProvisioningError(
             "no ssh client found on PATH",

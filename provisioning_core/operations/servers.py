@@ -9,6 +9,7 @@ leaves a record that says what was in flight.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -38,6 +39,7 @@ from provisioning_core.operations.engine import Engine, Provider
 from provisioning_core.operations.inputs import check_choice, expand_hostnames, read_ssh_keys
 from provisioning_core.operations.report import Report, TargetResult
 from provisioning_core.operations.waiting import WaitCancelled
+from provisioning_core.paths import prov_home
 
 if TYPE_CHECKING:
     from provisioning_core.state import ServerRecord
@@ -762,14 +764,62 @@ def pricing(engine: Engine, provider: str) -> list[Price]:
     return result
 
 
-def ssh_command(
-    engine: Engine, ref: str, command: Sequence[str] = (), *, provider: str | None = None
-) -> list[str]:
-    """The ``ssh`` command line that reaches server ``ref`` and runs ``command``."""
+def _ssh_access(engine: Engine, ref: str, provider: str | None) -> tuple[Located, SshAccess]:
     loc = locate_server(engine, ref, provider)
     access: SshAccess = engine.provider(loc.provider).call(
         "get_ssh_access", server_id=loc.server_id
     )
+    return loc, access
+
+
+def run_over_ssh(
+    engine: Engine, ref: str, command: Sequence[str], *, provider: str | None = None
+) -> tuple[int, bytes, bytes]:
+    """Run ``command`` on server ``ref`` with the core's own SSH client (no ``ssh`` needed).
+
+    Returns the exit status, stdout and stderr.
+    """
+    import shlex
+
+    from provisioning_core.runtime.transport import SshTransport
+
+    _, access = _ssh_access(engine, ref, provider)
+    transport = SshTransport(access)
+    try:
+        result = transport.run(shlex.join(command))
+    finally:
+        transport.close()
+    return result.exit_status, result.stdout, result.stderr
+
+
+def _known_hosts_file(loc: Located, access: SshAccess) -> Path:
+    """A known_hosts file holding just the key the provider gave for this server."""
+    assert access.host_key is not None
+    fields = access.host_key.split()
+    if len(fields) < 2 or any(c in access.host_key for c in "\n\r"):  # noqa: PLR2004
+        raise ProvisioningError(
+            f"provider {loc.provider!r} gave an unusable SSH host key for {loc.hostname}",
+            hint="report it to the provider plugin's author",
+        )
+    path = prov_home() / "ssh" / loc.provider / f"{_safe(loc.server_id)}.known_hosts"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = f"[{access.host}]:{access.port} {fields[0]} {fields[1]}\n"
+    if not path.is_file() or path.read_text(encoding="utf-8") != line:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(line, encoding="utf-8")
+        tmp.replace(path)
+    return path
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def ssh_command(
+    engine: Engine, ref: str, command: Sequence[str] = (), *, provider: str | None = None
+) -> list[str]:
+    """The ``ssh`` command line that reaches server ``ref`` and runs ``command``."""
+    loc, access = _ssh_access(engine, ref, provider)
     for value, what in ((access.host, "host"), (access.user, "user")):
         if not value or value.startswith("-") or any(c.isspace() for c in value):
             # ssh would read it as an option: never let a plugin smuggle one in
@@ -780,7 +830,11 @@ def ssh_command(
             )
     argv = ["ssh", "-p", str(access.port)]
     if access.key_path:
-        argv += ["-i", access.key_path]
+        argv += ["-i", access.key_path, "-o", "IdentitiesOnly=yes"]
+    if access.host_key:
+        # the provider vouches for the server's key: trust exactly that, never ask
+        known = _known_hosts_file(loc, access)
+        argv += ["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
     argv.append(f"{access.user}@{access.host}")
     if command:
         argv += ["--", *command]
