@@ -1,8 +1,17 @@
-"""Sessions: tests, lint, typecheck, bench.  `python3 -m nox -s tests` from a fresh clone."""
+"""Sessions: tests, plugins, lint, typecheck, bench (`python3 -m nox -s tests`, fresh clone)."""
+
+from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "plugins"]
+
+# the reference plugins, each its own distribution; providers first so the
+# taskservs' end-to-end tests find the local provider installed
+PLUGINS = sorted(
+    (p for p in Path("plugins").iterdir() if (p / "pyproject.toml").is_file()),
+    key=lambda p: (not p.name.startswith("provisioning-provider-"), p.name),
+)
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -15,17 +24,33 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def plugins(session: nox.Session) -> None:
+    """Each reference plugin's own tests, with the core and every plugin installed.
+
+    They run end to end: real sandboxes of the local provider, real SSH on
+    127.0.0.x, real services.
+    """
+    session.install("-e", ".[test]", *(f"-e{p}[test]" for p in PLUGINS))
+    for plugin in PLUGINS:
+        with session.chdir(plugin):
+            session.run("pytest", "-p", "no:cacheprovider", *session.posargs, success_codes=[0, 5])
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff over everything we ship and test."""
     session.install("ruff==0.17.6")  # pinned: `select = ALL` grows with every release
-    session.run("ruff", "check", "provisioning_core", "tests", "bench", "noxfile.py")
+    session.run("ruff", "check", "provisioning_core", "tests", "bench", "plugins", "noxfile.py")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on provisioning_core."""
-    session.install("-e", ".", "mypy==2.4.1", "types-PyYAML")
+    """mypy --strict on provisioning_core and on each reference plugin."""
+    session.install("-e", ".", *(f"-e{p}" for p in PLUGINS), "mypy==2.4.1", "types-PyYAML")
     session.run("mypy")
+    for plugin in PLUGINS:
+        with session.chdir(plugin):
+            session.run("mypy")
 
 
 @nox.session
