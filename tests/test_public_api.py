@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 import provisioning_core
-from provisioning_core import HOOKS, ExtensionType
+from provisioning_core import HOOKS, ExtensionType, runtime
 from provisioning_core.hookspecs import spec_class
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -20,10 +24,48 @@ def test_every_public_name_resolves():
     assert sorted(dir(provisioning_core)) == sorted(provisioning_core.__all__)
 
 
+RUNTIME = {
+    n for n, m in provisioning_core._WHERE.items() if m.startswith("provisioning_core.runtime")
+}
+
+
 def test_every_public_name_is_documented():
     text = (DOCS / "api.md").read_text()
-    missing = [n for n in provisioning_core.__all__ if f"### `{n}`" not in text]
+    missing = [
+        n for n in provisioning_core.__all__ if n not in RUNTIME and f"### `{n}`" not in text
+    ]
     assert not missing, f"docs/api.md lacks: {missing}"
+    # the runtime's names are documented with the runtime
+    runtime_text = (DOCS / "runtime.md").read_text()
+    missing = [n for n in runtime.__all__ if f"### `{n}`" not in runtime_text]
+    assert not missing, f"docs/runtime.md lacks: {missing}"
+
+
+def test_runtime_names_are_the_same_objects_everywhere():
+    assert {
+        "connect", "Host", "File", "Directory", "Absent", "Download", "Extract", "Command",
+        "Service", "ServiceDefinition", "apply_steps", "check_health", "github_versions",
+        "CommandError",
+    } == RUNTIME  # fmt: skip
+    for name in RUNTIME:
+        assert getattr(provisioning_core, name) is getattr(runtime, name), name
+    assert set(runtime._WHERE) == set(runtime.__all__)
+    assert sorted(dir(runtime)) == sorted(runtime.__all__)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        _ = runtime.nothing
+
+
+def test_importing_the_api_imports_no_heavy_dependency():
+    """asyncssh and Jinja2 load only when a connection opens or a template renders."""
+    code = (
+        "import sys, provisioning_core, provisioning_core.runtime\n"
+        "from provisioning_core import Host, File, Service, apply_steps, connect\n"
+        "from provisioning_core.runtime import check_health, github_versions, LocalTransport\n"
+        "heavy = {'asyncssh', 'jinja2', 'urllib.request', 'cryptography'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def _kind_sections() -> dict[str, str]:
