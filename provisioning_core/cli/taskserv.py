@@ -124,7 +124,16 @@ def status(name: str, servers: tuple[str, ...], provider: str | None, output: st
         taskserv_status(engine, name, servers, provider=provider),
         output,
         key="statuses",
-        columns=["server", "installed", "running", "healthy", "version", "message"],
+        columns=[
+            "server",
+            "installed",
+            "running",
+            "healthy",
+            "version",
+            "uptime_seconds",
+            "memory_mb",
+            "message",
+        ],
     )
 
 
