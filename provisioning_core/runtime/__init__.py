@@ -14,6 +14,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from provisioning_core.runtime.artifacts import (
+        ReleaseAsset,
+        latest_version,
+        link_binaries,
+        parse_checksums,
+        release_asset,
+        unlink_binaries,
+        unpack_steps,
+    )
     from provisioning_core.runtime.health import HealthResult, check_health
     from provisioning_core.runtime.host import Host, connect
     from provisioning_core.runtime.releases import github_versions
@@ -46,6 +55,13 @@ if TYPE_CHECKING:
     )
 
 _WHERE: dict[str, str] = {
+    "ReleaseAsset": "artifacts",
+    "latest_version": "artifacts",
+    "link_binaries": "artifacts",
+    "parse_checksums": "artifacts",
+    "release_asset": "artifacts",
+    "unlink_binaries": "artifacts",
+    "unpack_steps": "artifacts",
     "Absent": "steps",
     "Change": "steps",
     "Command": "steps",
@@ -101,6 +117,7 @@ __all__ = [
     "HealthResult",
     "Host",
     "LocalTransport",
+    "ReleaseAsset",
     "Service",
     "ServiceDefinition",
     "ServiceManager",
@@ -115,4 +132,10 @@ __all__ = [
     "connect",
     "download_cache",
     "github_versions",
+    "latest_version",
+    "link_binaries",
+    "parse_checksums",
+    "release_asset",
+    "unlink_binaries",
+    "unpack_steps",
 ]

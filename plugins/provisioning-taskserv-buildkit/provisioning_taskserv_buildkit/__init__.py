@@ -1,0 +1,10 @@
+"""BuildKit as a provisioning taskserv: installed from its GitHub release, run as a service.
+
+The hooks are in :mod:`provisioning_taskserv_buildkit.plugin` (entry point
+``buildkit`` in ``provisioning.taskservs``); what they do on a server is in
+:mod:`provisioning_taskserv_buildkit.deploy`.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
