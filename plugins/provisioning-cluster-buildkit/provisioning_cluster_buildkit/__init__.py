@@ -1,0 +1,1 @@
+"""The ``buildkit`` cluster: containerd -> buildkit on every builder, and a registry."""
