@@ -27,7 +27,7 @@ def snapshot(prov_home: Path) -> dict[str, str]:
         for path in sorted(root.rglob("*")):
             rel = f"{root.parent.name}/{path.relative_to(root)}"
             if path.is_symlink():
-                found[rel] = f"link {os.readlink(path)}"
+                found[rel] = f"link {path.readlink()}"
             elif path.is_file():
                 found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
             else:
@@ -48,9 +48,10 @@ def services(prov_home: Path) -> set[str]:
         except OSError:
             continue
         in_sandbox = any(v.startswith(b"PROV_SANDBOX_ROOT=" + wanted) for v in environ)
-        if in_sandbox and "provisioning_provider_local" not in cmdline:
-            if not cmdline.startswith(("/bin/sh -c", "sh -c")):  # SSH sessions of a moment
-                found.add(cmdline.strip())
+        daemon = "provisioning_provider_local" in cmdline
+        session = cmdline.startswith(("/bin/sh -c", "sh -c"))  # SSH sessions of a moment
+        if in_sandbox and not daemon and not session:
+            found.add(cmdline.strip())
     return found
 
 
@@ -156,7 +157,7 @@ def test_create_status_scale_upgrade_and_delete(prov, prov_home, servers, worksp
 def test_a_failing_component_rolls_back_the_others(prov, prov_home, servers, workspace):
     # buildkit's pinned digest is wrong: its download is refused after containerd
     # and the registry are already deployed
-    bad = {v: "0" * 64 for v in {p["buildkit"] for p in VERSIONS.values()}}
+    bad = dict.fromkeys({p["buildkit"] for p in VERSIONS.values()}, "0" * 64)
     workspace(buildkit={"sha256": bad})
     failed = prov("cluster", "create", "ci", "-o", "json")
     assert failed.exit_code == 1, failed.output
