@@ -12,6 +12,7 @@ from provisioning_core.cli.common import (
     emit,
     emit_report,
     engine_for,
+    output_format,
     output_option,
     parallelism_option,
     provider_option,
@@ -120,8 +121,14 @@ def status(name: str, servers: tuple[str, ...], provider: str | None, output: st
     from provisioning_core.operations.taskservs import taskserv_status
 
     engine = engine_for()
+    rows = taskserv_status(engine, name, servers, provider=provider)
+    if output_format(output) == "table":  # JSON and YAML keep the exact figures
+        for row in rows:
+            for key in ("uptime_seconds", "memory_mb"):
+                if isinstance(row.get(key), float):
+                    row[key] = round(row[key], 1)
     emit(
-        taskserv_status(engine, name, servers, provider=provider),
+        rows,
         output,
         key="statuses",
         columns=[
