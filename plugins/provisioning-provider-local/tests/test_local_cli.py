@@ -66,3 +66,38 @@ def test_parallel_creates_get_distinct_addresses(prov_home):
     assert code == 0, output
     addresses = [r["data"]["ip_addresses"][0] for r in results(output)]
     assert sorted(addresses) == ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
+
+
+def test_prov_server_ssh_without_an_ssh_program_uses_the_core_client(prov_home, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code, output = prov("server", "create", "web-1", "--provider", "local", "-o", "json")
+    assert code == 0, output
+    # a PATH holding only the interpreter: no OpenSSH client to be found
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    (bare / "python").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": str(bare)}
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "provisioning_core",
+            "server",
+            "ssh",
+            "web-1",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert (ran.returncode, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
