@@ -1,4 +1,4 @@
-"""Benchmarks of the hot paths (discovery, resolve, load, dispatch) and of whole commands.
+"""Benchmarks of the hot paths (discovery, resolve, load, dispatch), whole commands, the runtime.
 
 Run ``python bench/run.py`` (or ``nox -s bench``); ``--json PATH`` also writes
 the results as JSON, ``--quick`` takes fewer samples, ``--profile`` prints
@@ -22,8 +22,9 @@ from typing import Any
 
 # variables that would change what discovery finds or how it caches
 _NEUTRALISED = ("PROV_NO_SCAN_CACHE", "PROV_LOAD_PLUGINS", "PROV_DISABLE_PLUGINS", "PROV_STRICT")
-# hot: the in-process hot paths (cases.py); cli and ops: whole commands (cli_cases.py)
-SECTIONS = ("hot", "cli", "ops")
+# hot: the in-process hot paths (cases.py); cli and ops: whole commands (cli_cases.py);
+# runtime: commands, steps and downloads over SSH (runtime_cases.py)
+SECTIONS = ("hot", "cli", "ops", "runtime")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -37,7 +38,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         choices=SECTIONS,
         metavar="SECTION",
         help="run only this section (repeatable): hot (discovery, resolve, load, dispatch), "
-        "cli (prov in a fresh process), ops (100 creates through the engine); default: all",
+        "cli (prov in a fresh process), ops (100 creates through the engine), "
+        "runtime (commands, steps and downloads over SSH); default: all",
     )
     args = parser.parse_args(argv)
     args.only = [s for s in SECTIONS if s in (args.only or SECTIONS)]
@@ -68,6 +70,7 @@ def _run(args: argparse.Namespace, root: Path) -> int:
     sys.dont_write_bytecode = True
     import cases  # imports the core: only now that PROV_HOME is set
     import cli_cases
+    import runtime_cases
 
     started = time.perf_counter()
     report, setup = cases.Report(), 0.0
@@ -84,9 +87,9 @@ def _run(args: argparse.Namespace, root: Path) -> int:
             "big": f"{cases.BIG_PLUGINS} plugin + {cases.BIG_UNRELATED} unrelated dists",
             "small": f"{cases.SMALL_PLUGINS} plugin dists",
         }
-    for section in ("cli", "ops"):
+    for section, fn in (cli_cases.SECTIONS | runtime_cases.SECTIONS).items():
         if section in args.only:
-            _section(section, cli_cases.SECTIONS[section], report, root, quick=args.quick)
+            _section(section, fn, report, root, quick=args.quick)
     elapsed = time.perf_counter() - started
     report.meta |= _environment() | {
         "sections": args.only,
@@ -153,6 +156,9 @@ def _print(report: object) -> None:
             f"ops: {ops['fixture']} pip-installed, create_latency {ops['create_latency_s']} s, "
             f"{ops['repetitions']} repetitions, each with a new PROV_HOME"
         )
+    if "runtime" in meta:
+        runtime = meta["runtime"]
+        print(f"runtime: {runtime['peer']}; {runtime['sandbox']}")
     setup = f"setup {meta['setup_seconds']:.1f} s, " if "sites" in meta else ""
     print(f"{setup}total {meta['total_seconds']:.1f} s" + (" (--quick)" if meta["quick"] else ""))
     header = f"{'measurement':<58} {'median':>10} {'min':>10}  {'target':<12} verdict"
