@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     )
     from provisioning_core.runtime.health import HealthResult, check_health
     from provisioning_core.runtime.host import Host, connect
+    from provisioning_core.runtime.recipe import (
+        ReleaseHooks,
+        ReleaseRecipe,
+        ReleaseSettings,
+        SettingKind,
+        parse_release_settings,
+    )
     from provisioning_core.runtime.releases import github_versions
     from provisioning_core.runtime.services import (
         ServiceDefinition,
@@ -88,6 +95,11 @@ _WHERE: dict[str, str] = {
     "connect": "host",
     "download_cache": "steps",
     "github_versions": "releases",
+    "ReleaseHooks": "recipe",
+    "ReleaseRecipe": "recipe",
+    "ReleaseSettings": "recipe",
+    "SettingKind": "recipe",
+    "parse_release_settings": "recipe",
 }
 
 
@@ -118,10 +130,14 @@ __all__ = [
     "Host",
     "LocalTransport",
     "ReleaseAsset",
+    "ReleaseHooks",
+    "ReleaseRecipe",
+    "ReleaseSettings",
     "Service",
     "ServiceDefinition",
     "ServiceManager",
     "ServiceState",
+    "SettingKind",
     "SshTransport",
     "Step",
     "Supervisor",
@@ -135,6 +151,7 @@ __all__ = [
     "latest_version",
     "link_binaries",
     "parse_checksums",
+    "parse_release_settings",
     "release_asset",
     "unlink_binaries",
     "unpack_steps",

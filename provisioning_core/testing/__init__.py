@@ -2,7 +2,9 @@
 
 :class:`ArtifactMirror` serves GitHub-shaped releases and their assets on
 127.0.0.1; :func:`tarball` and :func:`sha256sums` build the release assets.
-Nothing here imports pytest, so these work under any test runner.
+:mod:`provisioning_core.testing.lab` runs a taskserv plugin's end-to-end
+tests in local sandboxes (:class:`Lab`, :func:`lab_fixtures`).  Nothing here
+imports pytest at import time, so these work under any test runner.
 
 Names are imported on first use (PEP 562): importing this package costs
 nothing until a helper is used.
@@ -14,6 +16,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from provisioning_core.testing.lab import (
+        Lab,
+        Sandbox,
+        isolate,
+        lab_fixtures,
+        reap_sandboxes,
+        sandbox_processes,
+        sandbox_tree,
+    )
     from provisioning_core.testing.mirror import ArtifactMirror, MirrorRelease, sha256sums, tarball
 
 _WHERE: dict[str, str] = {
@@ -21,6 +32,13 @@ _WHERE: dict[str, str] = {
     "MirrorRelease": "provisioning_core.testing.mirror",
     "sha256sums": "provisioning_core.testing.mirror",
     "tarball": "provisioning_core.testing.mirror",
+    "Lab": "provisioning_core.testing.lab",
+    "Sandbox": "provisioning_core.testing.lab",
+    "isolate": "provisioning_core.testing.lab",
+    "lab_fixtures": "provisioning_core.testing.lab",
+    "reap_sandboxes": "provisioning_core.testing.lab",
+    "sandbox_processes": "provisioning_core.testing.lab",
+    "sandbox_tree": "provisioning_core.testing.lab",
 }
 
 
@@ -37,4 +55,16 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__all__ = ["ArtifactMirror", "MirrorRelease", "sha256sums", "tarball"]
+__all__ = [
+    "ArtifactMirror",
+    "Lab",
+    "MirrorRelease",
+    "Sandbox",
+    "isolate",
+    "lab_fixtures",
+    "reap_sandboxes",
+    "sandbox_processes",
+    "sandbox_tree",
+    "sha256sums",
+    "tarball",
+]

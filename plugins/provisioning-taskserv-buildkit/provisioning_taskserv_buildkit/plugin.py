@@ -1,60 +1,18 @@
-"""The hooks of taskserv ``buildkit`` (entry point ``buildkit`` in ``provisioning.taskservs``).
+"""BuildKit's hooks, registered as ``buildkit`` under ``provisioning.taskservs``.
 
-Each hook checks its settings, connects to the server over SSH and hands the
-work to :mod:`provisioning_taskserv_buildkit.deploy`.  Arguments are the
-contract's (``TaskservSpec`` in the hook reference): ``server`` and ``ssh``
-say where, ``settings`` is ``[taskservs.buildkit]``, ``check`` asks to
-change nothing and describe what would change.
+``taskserv_info`` declares what buildkitd needs (containerd>=1.6, for its
+worker); every other hook comes from ``ReleaseHooks(RECIPE)``, the core's
+implementation of a release-tarball taskserv, fed with :mod:`.deploy`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from provisioning_core import HealthCheck, TaskservInfo, hookimpl
+from provisioning_core.runtime import ReleaseHooks
 
-from provisioning_core import (
-    HealthCheck,
-    Host,
-    OperationResult,
-    Server,
-    ServiceSpec,
-    SshAccess,
-    TaskservInfo,
-    TaskservInstall,
-    TaskservSource,
-    TaskservStatus,
-    TaskservVersion,
-    UpdateInfo,
-    connect,
-    hookimpl,
-)
-
-from provisioning_taskserv_buildkit import __version__, deploy
-from provisioning_taskserv_buildkit.settings import Settings, parse_settings
-
-__all__ = [
-    "check_updates",
-    "configure",
-    "get_available_versions",
-    "get_current_version",
-    "install",
-    "restart",
-    "status",
-    "taskserv_info",
-    "uninstall",
-    "upgrade",
-]
-
-T = TypeVar("T")
-
-
-def _run(
-    server: Server, ssh: SshAccess, settings: dict[str, Any], work: Callable[[Host, Settings], T]
-) -> T:
-    parsed = parse_settings(settings or {})  # bad settings fail before any connection
-    with connect(server, ssh) as host:
-        return work(host, parsed)
-
+from provisioning_taskserv_buildkit import __version__
+from provisioning_taskserv_buildkit.deploy import RECIPE
+from provisioning_taskserv_buildkit.settings import Settings
 
 #: what buildkitd needs on the same server: its containerd worker talks to containerd
 DEPENDENCIES = ["containerd>=1.6"]
@@ -63,19 +21,11 @@ DEPENDENCIES = ["containerd>=1.6"]
 @hookimpl
 def taskserv_info() -> TaskservInfo:
     s = Settings()
-    return TaskservInfo(
-        name=deploy.NAME,
-        version=__version__,
+    return RECIPE.info(
+        __version__,
         description="BuildKit: buildkitd with the containerd worker and buildctl, from its "
         "GitHub release (sha256 pinned in the settings), run as a service on a unix socket",
-        source=TaskservSource(
-            type="github", url=f"{s.download_url}/{s.repository}", repository=s.repository
-        ),
-        install=TaskservInstall(
-            method="archive", path=s.bin_dir, config_dir=s.config_dir, data_dir=s.data_dir
-        ),
-        dependencies=list(DEPENDENCIES),
-        service=ServiceSpec(name=deploy.NAME, ports=[], restart="always"),
+        dependencies=DEPENDENCIES,
         health_check=HealthCheck(
             type="command",
             command=f"buildctl --addr unix://{s.socket} debug workers",
@@ -86,58 +36,13 @@ def taskserv_info() -> TaskservInfo:
     )
 
 
-@hookimpl
-def install(
-    server: Server, ssh: SshAccess, version: str | None, settings: dict[str, Any], check: bool
-) -> OperationResult:
-    return _run(server, ssh, settings, lambda h, s: deploy.install(h, version, s, check=check))
-
-
-@hookimpl
-def uninstall(
-    server: Server, ssh: SshAccess, keep_data: bool, settings: dict[str, Any], check: bool
-) -> OperationResult:
-    return _run(
-        server, ssh, settings, lambda h, s: deploy.uninstall(h, s, keep_data=keep_data, check=check)
-    )
-
-
-@hookimpl
-def configure(
-    server: Server, ssh: SshAccess, settings: dict[str, Any], check: bool
-) -> OperationResult:
-    return _run(server, ssh, settings, lambda h, s: deploy.configure(h, s, check=check))
-
-
-@hookimpl
-def status(server: Server, ssh: SshAccess, settings: dict[str, Any]) -> TaskservStatus:
-    return _run(server, ssh, settings, deploy.status)
-
-
-@hookimpl
-def restart(
-    server: Server, ssh: SshAccess, settings: dict[str, Any], check: bool
-) -> OperationResult:
-    return _run(server, ssh, settings, lambda h, s: deploy.restart(h, s, check=check))
-
-
-@hookimpl
-def upgrade(
-    server: Server, ssh: SshAccess, version: str, settings: dict[str, Any], check: bool
-) -> OperationResult:
-    return _run(server, ssh, settings, lambda h, s: deploy.upgrade(h, version, s, check=check))
-
-
-@hookimpl
-def get_current_version(server: Server, ssh: SshAccess, settings: dict[str, Any]) -> str | None:
-    return _run(server, ssh, settings, deploy.current_version)
-
-
-@hookimpl
-def get_available_versions(settings: dict[str, Any]) -> list[TaskservVersion]:
-    return deploy.available_versions(parse_settings(settings or {}))
-
-
-@hookimpl
-def check_updates(server: Server, ssh: SshAccess, settings: dict[str, Any]) -> UpdateInfo:
-    return _run(server, ssh, settings, deploy.check_updates)
+HOOKS = ReleaseHooks(RECIPE)
+install = HOOKS.install
+uninstall = HOOKS.uninstall
+configure = HOOKS.configure
+status = HOOKS.status
+restart = HOOKS.restart
+upgrade = HOOKS.upgrade
+get_current_version = HOOKS.get_current_version
+get_available_versions = HOOKS.get_available_versions
+check_updates = HOOKS.check_updates

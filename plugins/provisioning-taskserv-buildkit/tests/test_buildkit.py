@@ -9,7 +9,6 @@ from pathlib import Path
 
 import buildkit_fakes as fakes
 import pytest
-from buildkit_lab import processes, tree
 from provisioning_core import (
     ConfigError,
     ExtensionManager,
@@ -19,6 +18,8 @@ from provisioning_core import (
     validate_extension,
 )
 from provisioning_core.operations.taskservs import check_updates, taskserv_status
+from provisioning_core.testing import sandbox_processes as processes
+from provisioning_core.testing import sandbox_tree as tree
 
 from provisioning_taskserv_buildkit import plugin
 from provisioning_taskserv_buildkit.settings import Settings, parse_settings

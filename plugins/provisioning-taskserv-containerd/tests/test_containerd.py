@@ -7,7 +7,6 @@ from pathlib import Path
 
 import containerd_fakes as fakes
 import pytest
-from containerd_lab import processes, tree
 from provisioning_core import (
     ConfigError,
     ExtensionManager,
@@ -21,6 +20,8 @@ from provisioning_core.operations.taskservs import (
     taskserv_status,
     taskserv_versions,
 )
+from provisioning_core.testing import sandbox_processes as processes
+from provisioning_core.testing import sandbox_tree as tree
 
 from provisioning_taskserv_containerd import plugin
 from provisioning_taskserv_containerd.settings import Settings, parse_settings

@@ -1,4 +1,10 @@
-"""``[taskservs.registry]``: the settings users may give, checked before any SSH."""
+"""``[taskservs.registry]``: the settings users may give, checked before any SSH.
+
+The settings every release-tarball taskserv has (``api_url``, ``token``,
+``sha256``, the directories...) and their checks are the core's
+:class:`~provisioning_core.runtime.ReleaseSettings`; here are the registry's
+defaults and its own settings.
+"""
 
 from __future__ import annotations
 
@@ -6,61 +12,39 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from provisioning_core import ConfigError, Secret
+from provisioning_core.runtime import ReleaseSettings, SettingKind, parse_release_settings
 
-__all__ = ["LOG_LEVELS", "Settings", "parse_settings"]
+__all__ = ["KINDS", "LOG_LEVELS", "Settings", "parse_settings"]
 
-TABLE = "taskservs.registry"
 LOG_LEVELS = ("debug", "info", "warn", "error")
-_MAX_PORT = 65535
 
 
 @attrs.frozen
-class Settings:
+class Settings(ReleaseSettings):
     """The registry's settings, with their defaults (README.md has the table).
 
-    ``asset`` and ``checksums`` are formatted with ``{version}`` and
-    ``{arch}``; ``checksums`` empty means the release has no checksum asset,
-    so ``sha256`` (a digest, or a table of version = digest) must pin one.
     ``address`` is used on real hosts only: in a local sandbox the registry
     binds to the sandbox's own address.
     """
 
     repository: str = "distribution/distribution"
-    api_url: str = "https://api.github.com"
-    download_url: str = "https://github.com"
-    token: Secret | None = None
-    sha256: str | dict[str, str] | None = None
     asset: str = "registry_{version}_linux_{arch}.tar.gz"
     checksums: str = "registry_{version}_checksums.txt"
     install_dir: str = "/opt/registry"
-    bin_dir: str = "/usr/local/bin"
     config_dir: str = "/etc/distribution"
     data_dir: str = "/var/lib/registry"
     address: str = "0.0.0.0"  # noqa: S104 - a registry serves the network it is on
     port: int = 5000
     log_level: str = "info"
     delete_enabled: bool = False
-    health_retries: int = 10
-    health_interval: float = 1.0
 
 
-_PATHS = ("install_dir", "bin_dir", "config_dir", "data_dir")
-_KINDS: dict[str, str] = {
-    "repository": "str",
-    "api_url": "url",
-    "download_url": "url",
-    "token": "secret",
-    "sha256": "digests",
-    "asset": "str",
-    "checksums": "name",  # may be empty: no checksum asset
+#: how the settings the registry adds are checked
+KINDS: dict[str, SettingKind] = {
     "address": "str",
     "port": "port",
-    "log_level": "str",
+    "log_level": LOG_LEVELS,
     "delete_enabled": "bool",
-    "health_retries": "int",
-    "health_interval": "float",
-    **dict.fromkeys(_PATHS, "path"),
 }
 
 
@@ -68,73 +52,6 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     """``raw`` (the table from the configuration) as :class:`Settings`.
 
     Every problem is reported at once, as "message @ taskservs.registry.key",
-    in a :class:`ConfigError`.
+    in a :class:`~provisioning_core.ConfigError`.
     """
-    problems: list[str] = []
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        where = f"{TABLE}.{key}"
-        kind = _KINDS.get(key)
-        if kind is None:
-            problems.append(f"unknown setting (known: {', '.join(_KINDS)}) @ {where}")
-            continue
-        problem = _problem(kind, value)
-        if problem:
-            problems.append(f"{problem} @ {where}")
-        elif value is not None:
-            values[key] = Secret(value) if kind == "secret" else value
-    level = values.get("log_level")
-    if level is not None and level not in LOG_LEVELS:
-        problems.append(
-            f"invalid log level {level!r}: expected one of {', '.join(LOG_LEVELS)} "
-            f"@ {TABLE}.log_level"
-        )
-    if problems:
-        raise ConfigError(
-            "invalid settings for taskserv registry",
-            problems=problems,
-            hint=f"fix [{TABLE}] in your configuration (prov config show displays it)",
-        )
-    return Settings(**values)
-
-
-def _problem(kind: str, value: Any) -> str | None:
-    name = type(value).__name__
-    if kind in {"str", "name", "path", "url"}:
-        return _text_problem(kind, value)
-    if kind == "bool":
-        return None if isinstance(value, bool) else f"expected true or false, got {name}"
-    if kind == "secret":
-        return None if isinstance(value, (str, Secret)) else f"expected a string, got {name}"
-    if kind == "digests":
-        if isinstance(value, str) or (
-            isinstance(value, Mapping) and all(isinstance(v, str) for v in value.values())
-        ):
-            return None
-        return f"expected a sha256 digest or a table of version = digest, got {name}"
-    return _number_problem(kind, value)
-
-
-def _text_problem(kind: str, value: Any) -> str | None:
-    if not isinstance(value, str):
-        return f"expected a string, got {type(value).__name__}"
-    if not value and kind != "name":
-        return "expected a non-empty string"
-    if kind == "path" and not value.startswith("/"):
-        return f"expected an absolute path, got {value!r}"
-    if kind == "url" and not value.startswith(("http://", "https://")):
-        return f"expected an http(s) URL, got {value!r}"
-    return None
-
-
-def _number_problem(kind: str, value: Any) -> str | None:
-    name = type(value).__name__
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return f"expected a number, got {name}"
-    if kind == "float":
-        return None if value > 0 else f"expected a number above 0, got {value}"
-    if not isinstance(value, int):
-        return f"expected an integer, got {name}"
-    if kind == "port" and not 1 <= value <= _MAX_PORT:
-        return f"invalid port {value}: expected 1-65535"
-    return None if value >= 1 else f"expected 1 or more, got {value}"
+    return parse_release_settings(raw, Settings, name="registry", kinds=KINDS)

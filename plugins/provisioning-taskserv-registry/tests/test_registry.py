@@ -21,7 +21,8 @@ from provisioning_core.operations.taskservs import (
     taskserv_status,
     taskserv_versions,
 )
-from registry_lab import processes, tree
+from provisioning_core.testing import sandbox_processes as processes
+from provisioning_core.testing import sandbox_tree as tree
 
 from provisioning_taskserv_registry import plugin
 from provisioning_taskserv_registry.settings import Settings, parse_settings
