@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,7 @@ import pytest
 import registry_fakes
 from click.testing import CliRunner
 from provisioning_core.cli import main
-from provisioning_core.testing import ArtifactMirror
-from provisioning_provider_local.testing import reap
+from provisioning_core.testing import ArtifactMirror, isolate, reap_sandboxes
 
 from provisioning_cluster_buildkit.plugin import VERSIONS
 
@@ -44,18 +42,9 @@ class Run:
 
 @pytest.fixture(autouse=True)
 def prov_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / "prov-home"
-    home.mkdir()
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    monkeypatch.setenv("PROV_HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    for name in list(os.environ):
-        if name.startswith("PROV_") and name != "PROV_HOME":
-            monkeypatch.delenv(name)
+    home = isolate(tmp_path, monkeypatch)
     yield home
-    reap(home)
+    reap_sandboxes(home)
 
 
 @pytest.fixture
