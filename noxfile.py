@@ -46,7 +46,8 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on provisioning_core and on each reference plugin."""
-    session.install("-e", ".", *(f"-e{p}" for p in PLUGINS), "mypy==2.4.1", "types-PyYAML")
+    # pytest: provisioning_core.testing builds fixtures for plugin authors
+    session.install("-e", ".[test]", *(f"-e{p}" for p in PLUGINS), "mypy==2.4.1", "types-PyYAML")
     session.run("mypy")
     for plugin in PLUGINS:
         with session.chdir(plugin):
