@@ -13,9 +13,8 @@ sandbox process outlives the test, whatever the test did::
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from provisioning_provider_local import procs
+from provisioning_core.testing import reap_sandboxes
 
 __all__ = ["reap"]
 
@@ -25,18 +24,7 @@ def reap(prov_home: str | os.PathLike[str]) -> list[int]:
 
     That is every sandbox daemon, rc.d script, command and service of the
     local servers kept in ``prov_home`` (SIGTERM, then SIGKILL after a few
-    seconds).
+    seconds): the core's :func:`provisioning_core.testing.reap_sandboxes`,
+    under the name this plugin's tests have always used.
     """
-    bases = {
-        os.fsencode(os.path.abspath(prov_home)),  # noqa: PTH100 - as recorded, symlinks kept
-        os.fsencode(Path(prov_home).resolve()),
-    }
-
-    def under(env: procs.Environ) -> bool:
-        root = env.get(b"PROV_SANDBOX_ROOT")
-        if root is None:
-            return False
-        spellings = (root, os.path.realpath(root))  # recorded through a symlink, maybe
-        return any(r.startswith(base + b"/") for r in spellings for base in bases)
-
-    return procs.terminate(under)
+    return reap_sandboxes(prov_home)
