@@ -77,6 +77,7 @@ if TYPE_CHECKING:
         ValidationReport,
         Zone,
     )
+    from provisioning_core.paths import prov_home
     from provisioning_core.registry import (
         RegisteredExtension,
         list_registered_extensions,
@@ -176,6 +177,7 @@ _WHERE: dict[str, str] = {
     "github_versions": "provisioning_core.runtime.releases",
     "hookimpl": "provisioning_core.hookspecs",
     "list_registered_extensions": "provisioning_core.registry",
+    "prov_home": "provisioning_core.paths",
     "register_extension": "provisioning_core.registry",
     "reverse_waves": "provisioning_core.graph",
     "structure": "provisioning_core.convert",
@@ -274,6 +276,7 @@ __all__ = [
     "github_versions",
     "hookimpl",
     "list_registered_extensions",
+    "prov_home",
     "register_extension",
     "reverse_waves",
     "structure",

@@ -28,6 +28,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from provisioning_core import prov_home as core_prov_home
+
 __all__ = [
     "PROVIDER",
     "RC_TIMEOUT",
@@ -52,13 +54,8 @@ _ID = re.compile(r"^local-[0-9a-f]{8}$")
 
 
 def prov_home() -> Path:
-    """``$PROV_HOME``, else the platform's user data directory (as the core decides)."""
-    env = os.environ.get("PROV_HOME")
-    if env:
-        return Path(os.path.abspath(Path(env).expanduser()))  # noqa: PTH100 - keep symlinks
-    import platformdirs  # a dependency of provisioning-core; only needed without PROV_HOME
-
-    return platformdirs.user_data_path("provisioning", appauthor=False)
+    """The core's :func:`provisioning_core.prov_home`, made absolute (symlinks kept)."""
+    return Path(os.path.abspath(core_prov_home()))  # noqa: PTH100 - keep symlinks
 
 
 def local_dir() -> Path:
