@@ -146,6 +146,11 @@ def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | No
         raise ValueError(f"invalid {attribute.name} {value}: expected a number above 0")
 
 
+def _non_negative_or_none(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"invalid {attribute.name} {value}: expected 0 or more")
+
+
 # --- providers --------------------------------------------------------------
 
 
@@ -247,7 +252,9 @@ class ProviderApi:
     base_url: str | None = None
     version: str | None = None
     timeout: float = 30.0
-    retries: int = 3
+    #: retries of this provider's hooks after a transient failure, the first
+    #: attempt not counted (None: ``operations.retry_attempts`` decides)
+    retries: int | None = field(default=None, validator=_non_negative_or_none)
     verify_tls: bool = True
     #: most hook calls per second the core makes to this provider (None: no limit)
     rate_limit: float | None = field(default=None, validator=_positive_or_none)

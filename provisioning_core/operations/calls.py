@@ -77,6 +77,8 @@ class RetryPolicy:
     attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
+    #: the setting a user raises for more attempts, named when retrying gives up
+    setting: str = "operations.retry_attempts"
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait after failed attempt number ``attempt``."""
@@ -86,16 +88,21 @@ class RetryPolicy:
 
 
 def retrying(
-    policy: RetryPolicy,
+    policy: RetryPolicy | Callable[[HookCall], RetryPolicy],
     *,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
     on_retry: Callable[[HookCall, int, float, TransientError], None] | None = None,
 ) -> Interceptor:
-    """Retry a call that raises :class:`TransientError`, up to ``policy.attempts`` in all."""
+    """Retry a call that raises :class:`TransientError`, up to ``policy.attempts`` in all.
+
+    ``policy`` may be a function of the call, so each provider can have its own.
+    """
     generator = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+    policy_for = policy if callable(policy) else (lambda _call: policy)
 
     def intercept(call: HookCall, proceed: Callable[[], Any]) -> Any:
+        policy = policy_for(call)
         attempt = 1
         while True:
             try:
@@ -114,7 +121,7 @@ def retrying(
                     exc.message = f"{exc.message} (gave up after {attempt} attempts)"
                     exc.hint = exc.hint or (
                         "the remote side is busy or failing; try again later, or raise "
-                        "operations.retry_attempts"
+                        + policy.setting
                     )
                     raise
                 pause = policy.delay(attempt, exc.retry_after, generator)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from provisioning_core.errors import ConfigError, ProvisioningError
-from provisioning_core.extensions import Extension, ExtensionManager, LoadEvent
+from provisioning_core.extensions import Extension, ExtensionManager, HookCall, LoadEvent
 from provisioning_core.models import ExtensionType, ProviderSettings, ValidationReport
 from provisioning_core.operations.calls import (
     RateLimiter,
@@ -138,7 +138,7 @@ class Engine:
             check_guard(lambda: self.check),
             logged(),
             # each attempt, retries included, waits for the provider's rate limit
-            retrying(self.retry_policy, **retry_kwargs),
+            retrying(self._retry_policy, **retry_kwargs),
             rate_limited(self._limiter),
             with_timeout(self.settings.hook_timeout),
         ]
@@ -198,6 +198,19 @@ class Engine:
             rate = self.config.provider_settings(provider).api.rate_limit
             self._limiters[provider] = RateLimiter(rate) if rate else None
         return self._limiters[provider]
+
+    def _retry_policy(self, call: HookCall) -> RetryPolicy:
+        """The engine's policy, or a provider's own ``api.retries`` for its hooks."""
+        if call.extension.kind is not ExtensionType.PROVIDER:
+            return self.retry_policy
+        retries = self.config.provider_settings(call.extension.name).api.retries
+        if retries is None:
+            return self.retry_policy
+        return attrs.evolve(
+            self.retry_policy,
+            attempts=retries + 1,
+            setting=f"providers.{call.extension.name}.api.retries",
+        )
 
     def _on_retry(self, call: Any, attempt: int, pause: float, error: ProvisioningError) -> None:
         self.reporter(

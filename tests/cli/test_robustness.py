@@ -99,6 +99,19 @@ def test_retries_give_up_after_the_configured_attempts(prov, prov_home, workspac
     assert "web" not in prov("server", "list", "-o", "json").stdout
 
 
+def test_a_providers_api_retries_overrides_the_operations_attempts(prov, prov_home, workspace):
+    workspace(
+        FAST
+        + "retry_attempts = 9\n[providers.recording.api]\nretries = 1\n"
+        + "[providers.recording.options]\ntransient_failures = 5\n"
+    )
+    result = prov(*CREATE)
+    assert result.exit_code == 1
+    assert "(gave up after 2 attempts)" in result.stderr
+    assert "providers.recording.api.retries" in result.stderr
+    assert [c["hook"] for c in calls(prov_home)].count("create_server") == 2
+
+
 def test_a_hung_hook_times_out_and_other_commands_keep_working(prov, workspace):
     workspace(
         FAST

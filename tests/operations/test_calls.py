@@ -229,3 +229,18 @@ def test_transient_from_a_real_http_client_against_a_local_server():
     assert found is not None
     assert found.status == 429
     assert found.retry_after == 7.0
+
+
+def test_a_policy_may_depend_on_the_call_and_names_its_setting():
+    plugin = Flaky(failures=10)
+    policies = []
+
+    def policy_for(call):
+        policies.append(call.hook)
+        return RetryPolicy(attempts=2, base_delay=0, setting="providers.up.api.retries")
+
+    ext = _ext(plugin, retrying(policy_for, sleep=lambda _: None))
+    with pytest.raises(TransientError, match=r"gave up after 2 attempts") as info:
+        ext.call("get_plans", settings=None)
+    assert policies == ["get_plans"]
+    assert "providers.up.api.retries" in str(info.value.hint)
