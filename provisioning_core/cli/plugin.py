@@ -114,6 +114,42 @@ def plugin_validate(target: str, kind: str | None, output: str | None) -> None:
         raise SystemExit(1)
 
 
+@plugin.command("test", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.option("--kind", type=click.Choice(_KINDS), help="The kind, when NAME exists as several.")
+@output_option
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- PYTEST_ARGS]")
+def plugin_test(
+    name: str, kind: str | None, output: str | None, pytest_args: tuple[str, ...]
+) -> None:
+    """Run the conformance suite of its kind on the installed plugin NAME.
+
+    The suite runs against the test environment the plugin declares (entry
+    point provisioning.conformance); pytest's output is shown as it runs.
+    Exits 1, naming each broken rule, when the plugin breaks the contract.
+    Arguments after -- go to pytest (-- -x -k lifecycle).
+    """
+    from provisioning_core.operations.plugin_test import run_conformance, summary
+
+    table = output_format(output) == "table"
+    run = run_conformance(name, kind, pytest_args=pytest_args, echo=click.echo if table else None)
+    if not table:
+        emit(summary(run), output)
+    else:
+        if run.environment is None:
+            say(
+                f"warning: {run.kind} {run.name!r} declares no test environment "
+                "(entry point provisioning.conformance): the suite ran with default settings"
+            )
+        verdict = "conforms" if run.ok else "breaks the contract"
+        say(
+            f"{run.kind} {run.name} {verdict}: {run.passed} passed, {run.failed} failed, "
+            f"{run.skipped} skipped"
+        )
+    if not run.ok:
+        raise SystemExit(1)
+
+
 @click.group()
 def module() -> None:
     """Discover and load extensions (the seed's verbs)."""

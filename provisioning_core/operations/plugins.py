@@ -91,6 +91,21 @@ def plugin_info(
     return results
 
 
+def find_one(discovery: Discovery, name: str, kind: str | None) -> DiscoveredExtension:
+    """The one installed extension ``name`` (of ``kind``), preferring a usable candidate.
+
+    A name several kinds share needs ``kind``: the error says so.
+    """
+    found = _find(discovery, name, kind)
+    kinds = sorted({e.kind.value for e in found})
+    if len(kinds) > 1:
+        raise InputError(
+            f"{name!r} is the name of several kinds of plugin: {', '.join(kinds)}",
+            hint="pass --kind to choose one",
+        )
+    return next((e for e in found if e.status == "ok"), found[0])
+
+
 def validate_plugin(target: str, kind: str | None = None) -> tuple[str, ValidationReport]:
     """Validate an installed plugin by name, or a plugin directory by path; returns its kind too."""
     from provisioning_core.validation import validate_extension
@@ -102,13 +117,7 @@ def validate_plugin(target: str, kind: str | None = None) -> tuple[str, Validati
                 problems=["--kind is required for a directory @ --kind"],
                 hint="pass --kind provider, --kind taskserv or --kind cluster",
             )
-        kinds = sorted({e.kind.value for e in _find(Discovery(), target, None)})
-        if len(kinds) > 1:
-            raise InputError(
-                f"{target!r} is the name of several kinds of plugin: {', '.join(kinds)}",
-                hint="pass --kind to choose one",
-            )
-        kind = kinds[0]
+        kind = find_one(Discovery(), target, None).kind.value
     return kind, validate_extension(target, kind)
 
 

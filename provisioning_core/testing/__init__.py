@@ -3,8 +3,11 @@
 :class:`ArtifactMirror` serves GitHub-shaped releases and their assets on
 127.0.0.1; :func:`tarball` and :func:`sha256sums` build the release assets.
 :mod:`provisioning_core.testing.lab` runs a taskserv plugin's end-to-end
-tests in local sandboxes (:class:`Lab`, :func:`lab_fixtures`).  Nothing here
-imports pytest at import time, so these work under any test runner.
+tests in local sandboxes (:class:`Lab`, :func:`lab_fixtures`).  The
+conformance suite (:class:`ProviderConformance`, :class:`TaskservConformance`,
+:class:`ClusterConformance`) and the pytest plugin's fixtures
+(:mod:`provisioning_core.testing.plugin`) need pytest; everything else works
+under any test runner.
 
 Names are imported on first use (PEP 562): importing this package costs
 nothing until a helper is used.
@@ -16,6 +19,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from provisioning_core.testing.conformance import (
+        ClusterConformance,
+        ProviderConformance,
+        TaskservConformance,
+    )
     from provisioning_core.testing.lab import (
         Lab,
         Sandbox,
@@ -26,8 +34,15 @@ if TYPE_CHECKING:
         sandbox_tree,
     )
     from provisioning_core.testing.mirror import ArtifactMirror, MirrorRelease, sha256sums, tarball
+    from provisioning_core.testing.plugin import ProvResult, ProvRunner, run_prov
 
 _WHERE: dict[str, str] = {
+    "ClusterConformance": "provisioning_core.testing.conformance",
+    "ProviderConformance": "provisioning_core.testing.conformance",
+    "TaskservConformance": "provisioning_core.testing.conformance",
+    "ProvResult": "provisioning_core.testing.plugin",
+    "ProvRunner": "provisioning_core.testing.plugin",
+    "run_prov": "provisioning_core.testing.plugin",
     "ArtifactMirror": "provisioning_core.testing.mirror",
     "MirrorRelease": "provisioning_core.testing.mirror",
     "sha256sums": "provisioning_core.testing.mirror",
@@ -57,12 +72,18 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ArtifactMirror",
+    "ClusterConformance",
     "Lab",
     "MirrorRelease",
+    "ProvResult",
+    "ProvRunner",
+    "ProviderConformance",
     "Sandbox",
+    "TaskservConformance",
     "isolate",
     "lab_fixtures",
     "reap_sandboxes",
+    "run_prov",
     "sandbox_processes",
     "sandbox_tree",
     "sha256sums",

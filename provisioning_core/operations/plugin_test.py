@@ -1,0 +1,217 @@
+"""``prov plugin test NAME``: run the conformance suite on an installed plugin.
+
+The plugin declares where its tests reach a backend by naming a subclass of
+its kind's conformance class under the ``provisioning.conformance`` entry
+point (same name as the extension, same distribution).  Without one the
+kind's bare class runs, with default settings, and the user is warned.  The
+suite runs in a pytest subprocess, so a plugin that crashes or hangs the
+interpreter cannot take ``prov`` with it, and its JUnit report is what the
+summary is built from.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from provisioning_core.discovery import Discovery
+from provisioning_core.errors import InputError
+from provisioning_core.models import DiscoveredExtension, ExtensionType
+from provisioning_core.operations.plugins import find_one
+
+__all__ = ["CONFORMANCE_GROUP", "SuiteRun", "run_conformance"]
+
+CONFORMANCE_GROUP = "provisioning.conformance"
+_BASES = {
+    ExtensionType.PROVIDER: ("ProviderConformance", "provider"),
+    ExtensionType.TASKSERV: ("TaskservConformance", "taskserv"),
+    ExtensionType.CLUSTER: ("ClusterConformance", "cluster"),
+}
+#: pytest's exit codes that mean "the suite ran and found failures" vs "could not run"
+_TESTS_FAILED = 1
+_NO_TESTS = 5
+
+
+@attrs.frozen
+class SuiteRun:
+    """What one conformance run found."""
+
+    name: str
+    kind: str
+    environment: str | None
+    exit_code: int
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    failures: list[dict[str, str]] = attrs.Factory(list)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+def run_conformance(
+    name: str,
+    kind: str | None = None,
+    *,
+    pytest_args: Sequence[str] = (),
+    echo: Callable[[str], None] | None = None,
+) -> SuiteRun:
+    """Run the conformance suite of ``kind`` on the installed plugin ``name``.
+
+    ``echo`` receives pytest's output line by line as it runs (None: kept quiet).
+    """
+    if importlib.util.find_spec("pytest") is None:
+        raise InputError(
+            "prov plugin test needs pytest, which is not installed in this environment",
+            hint="pip install pytest (or provisioning-core[test]) next to prov",
+        )
+    found = find_one(Discovery(), name, kind)
+    if found.status != "ok":
+        raise InputError(
+            f"{found.kind.value} {found.name!r} cannot be tested: {found.status}: {found.reason}",
+            hint="prov plugin validate NAME says what to fix",
+        )
+    environment = _environment(found)
+    with tempfile.TemporaryDirectory(prefix="prov-plugin-test-") as tmp:
+        directory = Path(tmp)
+        module = directory / "test_conformance.py"
+        module.write_text(_test_module(found, environment), encoding="utf-8")
+        report = directory / "report.xml"
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(module),
+            f"--junitxml={report}",
+            "--rootdir",
+            str(directory),
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "console_output_style=classic",
+            "-rfEs",
+            *pytest_args,
+        ]
+        exit_code = _run(command, directory, echo)
+        counts, failures = _read_report(report)
+    if exit_code == _NO_TESTS:
+        exit_code = _TESTS_FAILED  # a suite that ran nothing proves nothing
+    return SuiteRun(
+        found.name,
+        found.kind.value,
+        environment,
+        exit_code,
+        counts.get("passed", 0),
+        counts.get("failed", 0),
+        counts.get("skipped", 0),
+        failures,
+    )
+
+
+def _environment(found: DiscoveredExtension) -> str | None:
+    """The declared conformance class of ``found``'s own distribution, if any."""
+    for ep in entry_points(group=CONFORMANCE_GROUP, name=found.name):
+        owner = getattr(ep, "dist", None)
+        if owner is None or found.distribution is None:
+            continue
+        if _same_project(owner.name, found.distribution) and _kind_matches(ep.value, found):
+            return str(ep.value)
+    return None
+
+
+def _same_project(a: str, b: str) -> bool:
+    def norm(text: str) -> str:
+        return text.lower().replace("_", "-").replace(".", "-")
+
+    return norm(a) == norm(b)
+
+
+def _kind_matches(target: str, found: DiscoveredExtension) -> bool:
+    """A distribution shipping two kinds under one name names each class once; check it.
+
+    Imports nothing: a class whose name says another kind is skipped, anything
+    else is taken at its word.
+    """
+    attribute = target.partition(":")[2]
+    others = [b for k, (b, _) in _BASES.items() if k is not found.kind]
+    return not any(attribute.endswith(other) for other in others)
+
+
+def _test_module(found: DiscoveredExtension, environment: str | None) -> str:
+    base, attribute = _BASES[found.kind]
+    if environment is None:
+        return (
+            f"from provisioning_core.testing import {base}\n\n\n"
+            f"class TestConformance({base}):\n"
+            f"    {attribute} = {found.name!r}\n"
+        )
+    module, _, cls = environment.partition(":")
+    if not cls:
+        raise InputError(
+            f"the {CONFORMANCE_GROUP} entry point of {found.name!r} is {environment!r}, "
+            "not module:Class",
+            hint=f'declare it as {found.name} = "package.testing:Conformance" in pyproject.toml',
+        )
+    return (
+        f"from {module} import {cls} as Declared\n\n\n"
+        "class TestConformance(Declared):\n"
+        f"    {attribute} = {found.name!r}\n"
+    )
+
+
+def _run(command: list[str], cwd: Path, echo: Callable[[str], None] | None) -> int:
+    env = dict(os.environ)
+    env.pop("PYTEST_ADDOPTS", None)  # the user's defaults for their own project do not apply
+    with subprocess.Popen(  # noqa: S603 - our interpreter running pytest on our own module
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if echo is not None:
+                echo(line.rstrip("\n"))
+        return process.wait()
+
+
+def _read_report(report: Path) -> tuple[dict[str, int], list[dict[str, str]]]:
+    if not report.exists():
+        return {}, []
+    root = ET.parse(report).getroot()  # noqa: S314 - written by our own pytest run
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    failures = []
+    for case in root.iter("testcase"):
+        problem = next((c for c in case if c.tag in {"failure", "error"}), None)
+        if problem is not None:
+            counts["failed"] += 1
+            failures.append(
+                {
+                    "test": case.get("name", "?"),
+                    "message": (problem.get("message") or problem.text or "").strip(),
+                }
+            )
+        elif any(c.tag == "skipped" for c in case):
+            counts["skipped"] += 1
+        else:
+            counts["passed"] += 1
+    return counts, failures
+
+
+def summary(run: SuiteRun) -> dict[str, Any]:
+    """``run`` as the JSON ``prov plugin test -o json`` prints."""
+    return {**attrs.asdict(run), "ok": run.ok}

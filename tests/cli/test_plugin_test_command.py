@@ -1,0 +1,70 @@
+"""`prov plugin test NAME`: the conformance suite on an installed plugin, in a pytest subprocess."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def subprocess_sees_fixtures(installed, monkeypatch):
+    """The suite runs in a new interpreter: it finds the fixture dists through PYTHONPATH."""
+    monkeypatch.setenv("PYTHONPATH", str(installed))
+    monkeypatch.delenv("RECORDING_MISBEHAVE", raising=False)
+    return installed
+
+
+def test_a_conforming_provider_passes_in_its_declared_environment(prov, subprocess_sees_fixtures):
+    result = prov("plugin", "test", "recording", "-o", "json")
+    assert result.exit_code == 0, result.output
+    run = result.json()
+    assert run["ok"] is True
+    assert run["environment"] == "prov_fixture_recording.conformance:RecordingConformance"
+    assert (run["passed"], run["failed"]) == (9, 0)
+
+
+def test_a_provider_breaking_the_contract_fails_naming_the_rule(
+    prov, subprocess_sees_fixtures, monkeypatch
+):
+    monkeypatch.setenv("RECORDING_MISBEHAVE", "check-creates,unknown-found")
+    result = prov("plugin", "test", "recording", "-o", "table")
+    assert result.exit_code == 1
+    # the ghost server also never goes away after delete_server: the lifecycle fails too
+    assert "provider recording breaks the contract: 6 passed, 3 failed" in result.stderr
+    assert "create_server breaks the contract: with check=True nothing may be created" in (
+        result.stdout
+    )
+    failed = prov("plugin", "test", "recording", "-o", "json").json()["failures"]
+    assert {f["test"] for f in failed} == {
+        "test_check_mode_creates_nothing",
+        "test_unknown_servers_raise_server_not_found",
+        "test_lifecycle",
+    }
+    assert all("breaks the contract" in f["message"] for f in failed)
+
+
+def test_a_taskserv_runs_its_own_suite_and_pytest_arguments_pass_through(
+    prov, subprocess_sees_fixtures
+):
+    result = prov("plugin", "test", "rectask", "-o", "json", "--", "-k", "lifecycle")
+    assert result.exit_code == 0, result.output
+    assert (result.json()["passed"], result.json()["kind"]) == (1, "taskserv")
+
+
+def test_without_a_declared_environment_the_bare_suite_runs_with_a_warning(
+    prov, subprocess_sees_fixtures
+):
+    # nocheck declares no environment; its default settings reach its real store
+    result = prov("plugin", "test", "nocheck", "-o", "table")
+    assert "declares no test environment" in result.stderr
+    assert result.exit_code == 0, result.output
+    assert "test_check_mode_creates_nothing SKIPPED" in result.stdout or "skipped" in result.stderr
+
+
+def test_unknown_and_unusable_plugins_are_input_errors(prov, subprocess_sees_fixtures):
+    missing = prov("plugin", "test", "nosuch")
+    assert missing.exit_code == 2
+    assert "no plugin called 'nosuch' is installed" in missing.stderr
+    incompatible = prov("plugin", "test", "incompatible")
+    assert incompatible.exit_code == 2
+    assert "cannot be tested: incompatible" in incompatible.stderr
+    assert "Traceback" not in incompatible.output
