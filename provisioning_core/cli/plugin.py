@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 import click
 
 from provisioning_core.cli.common import emit, output_format, output_option, say
@@ -112,6 +115,51 @@ def plugin_validate(target: str, kind: str | None, output: str | None) -> None:
             say(f"error: {error}")
     if not report.valid:
         raise SystemExit(1)
+
+
+@plugin.command("new")
+@click.argument("kind", type=click.Choice(_KINDS))
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to create provisioning-KIND-NAME/ (default: the current directory).",
+)
+@output_option
+def plugin_new(kind: str, name: str, directory: Path | None, output: str | None) -> None:
+    """Generate a pip-installable KIND plugin called NAME that works at once.
+
+    NAME: a lowercase letter, then lowercase letters, digits and '-'.  The
+    package runs on a tiny JSON backend it carries (backend.py, the part to
+    replace with your API); docs/scaffold.md describes every file.
+    """
+    from provisioning_core.scaffold import generated_files, new_plugin, plugin_names
+
+    path = new_plugin(kind, name, directory)
+    files = generated_files(path)
+    if output_format(output) != "table":
+        emit({"path": str(path), "files": files, "kind": kind, "name": name}, output)
+        return
+    click.echo(f"created {kind} plugin {name!r} in {path}:")
+    for file in files:
+        click.echo(f"  {file}")
+    click.echo("next:")
+    for step in (
+        f"cd {shlex.quote(str(path))}",
+        "pip install -e '.[test]'",
+        f"prov plugin list --kind {kind}",
+        f"prov plugin validate {name} --kind {kind}",
+        "pytest",
+        f"prov plugin test {name}",
+    ):
+        click.echo(f"  {step}")
+    module = plugin_names(kind, name)["module"]
+    click.echo(
+        f"then replace the tiny backend in {module}/backend.py with calls to your real API "
+        "(README.md says how)"
+    )
 
 
 @plugin.command("test", context_settings={"ignore_unknown_options": True})
