@@ -13,12 +13,16 @@ PLUGINS = sorted(
     key=lambda p: (not p.name.startswith("provisioning-provider-"), p.name),
 )
 nox.options.reuse_existing_virtualenvs = True
+# pinned: ruff's `select = ALL` and mypy's checks grow with every release
+RUFF = "ruff==0.17.6"
+MYPY = "mypy==2.4.1"
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (fixture plugins are built and installed by the tests)."""
-    session.install("-e", ".[test]")
+    # ruff and mypy: tests/scaffold checks that generated plugins are lint- and type-clean
+    session.install("-e", ".[test]", RUFF, MYPY)
     # exit code 5 means "no tests collected": an empty selection is not a failure
     session.run("pytest", *session.posargs, success_codes=[0, 5])
 
@@ -39,7 +43,7 @@ def plugins(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff over everything we ship and test."""
-    session.install("ruff==0.17.6")  # pinned: `select = ALL` grows with every release
+    session.install(RUFF)
     session.run("ruff", "check", "provisioning_core", "tests", "bench", "plugins", "noxfile.py")
 
 
@@ -47,7 +51,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on provisioning_core and on each reference plugin."""
     # pytest: provisioning_core.testing builds fixtures for plugin authors
-    session.install("-e", ".[test]", *(f"-e{p}" for p in PLUGINS), "mypy==2.4.1", "types-PyYAML")
+    session.install("-e", ".[test]", *(f"-e{p}" for p in PLUGINS), MYPY, "types-PyYAML")
     session.run("mypy")
     for plugin in PLUGINS:
         with session.chdir(plugin):
