@@ -65,7 +65,7 @@ def test_a_provider_that_creates_in_check_mode_fails_saying_how(tmp_path, plugin
         "recording: create_server breaks the contract: with check=True nothing may be created"
         in result.stdout
     )
-    assert "see docs/hooks.md#create-server" in result.stdout
+    assert "see docs/hooks.md#create_server" in result.stdout
 
 
 def test_a_provider_that_finds_unknown_servers_fails_saying_how(tmp_path, plugin_site):
