@@ -4,7 +4,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests", "plugins"]
+nox.options.sessions = ["lint", "typecheck", "tests", "plugins", "docs"]
 
 # the reference plugins, each its own distribution; providers first so the
 # taskservs' end-to-end tests find the local provider installed
@@ -56,6 +56,13 @@ def typecheck(session: nox.Session) -> None:
     for plugin in PLUGINS:
         with session.chdir(plugin):
             session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs site into site/; --strict fails on a broken link or anchor."""
+    session.install("mkdocs==1.6.1")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session
