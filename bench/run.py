@@ -23,8 +23,9 @@ from typing import Any
 # variables that would change what discovery finds or how it caches
 _NEUTRALISED = ("PROV_NO_SCAN_CACHE", "PROV_LOAD_PLUGINS", "PROV_DISABLE_PLUGINS", "PROV_STRICT")
 # hot: the in-process hot paths (cases.py); cli and ops: whole commands (cli_cases.py);
-# runtime: commands, steps and downloads over SSH (runtime_cases.py)
-SECTIONS = ("hot", "cli", "ops", "runtime")
+# runtime: commands, steps and downloads over SSH (runtime_cases.py);
+# author: the pytest plugin's cost and prov plugin new (author_cases.py)
+SECTIONS = ("hot", "cli", "ops", "runtime", "author")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -39,7 +40,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="SECTION",
         help="run only this section (repeatable): hot (discovery, resolve, load, dispatch), "
         "cli (prov in a fresh process), ops (100 creates through the engine), "
-        "runtime (commands, steps and downloads over SSH); default: all",
+        "runtime (commands, steps and downloads over SSH), "
+        "author (the pytest plugin's cost, prov plugin new); default: all",
     )
     args = parser.parse_args(argv)
     args.only = [s for s in SECTIONS if s in (args.only or SECTIONS)]
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, root: Path) -> int:
     # no bench/__pycache__ left behind; the plugin sites are byte-compiled explicitly
     sys.dont_write_bytecode = True
+    import author_cases
     import cases  # imports the core: only now that PROV_HOME is set
     import cli_cases
     import runtime_cases
@@ -87,7 +90,9 @@ def _run(args: argparse.Namespace, root: Path) -> int:
             "big": f"{cases.BIG_PLUGINS} plugin + {cases.BIG_UNRELATED} unrelated dists",
             "small": f"{cases.SMALL_PLUGINS} plugin dists",
         }
-    for section, fn in (cli_cases.SECTIONS | runtime_cases.SECTIONS).items():
+    for section, fn in (
+        cli_cases.SECTIONS | runtime_cases.SECTIONS | author_cases.SECTIONS
+    ).items():
         if section in args.only:
             _section(section, fn, report, root, quick=args.quick)
     elapsed = time.perf_counter() - started

@@ -7,17 +7,18 @@ merely has provisioning-core installed sees no change in its own tests; a
 conftest fixture of the same name overrides these.
 
 This module is imported whenever pytest starts in an environment with the
-core, so it imports nothing heavy at module level.
+core, so it imports nothing beyond pytest at module level: a dataclass, not
+attrs, which alone would cost 20 ms per pytest run (bench/author_cases.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import pytest
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["ProvResult", "ProvRunner", "extension_manager", "prov", "prov_home", "prov_workspace"]
 
 
-@attrs.frozen
+@dataclass(frozen=True)
 class ProvResult:
     """What one in-process ``prov`` run did: its exit code and what it printed."""
 
