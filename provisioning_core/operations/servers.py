@@ -18,6 +18,7 @@ from attrs import Factory
 from provisioning_core.convert import unstructure
 from provisioning_core.errors import (
     CapabilityNotSupported,
+    ConfigError,
     InputError,
     PluginTimeout,
     ProvisioningError,
@@ -305,7 +306,8 @@ def _nothing_made(error: BaseException) -> bool:
     """Whether a failed create proves the provider made nothing (so no record is kept)."""
     if isinstance(error, TransientError):  # refused before any work, retried to the end
         return error.status is None or error.status == _TOO_MANY_REQUESTS
-    return isinstance(error, (InputError, CapabilityNotSupported, CheckModeViolation))
+    # a plugin's ConfigError (InputError is one) refuses bad settings or input
+    return isinstance(error, (ConfigError, CapabilityNotSupported, CheckModeViolation))
 
 
 _TOO_MANY_REQUESTS = 429
