@@ -24,8 +24,9 @@ from typing import Any
 _NEUTRALISED = ("PROV_NO_SCAN_CACHE", "PROV_LOAD_PLUGINS", "PROV_DISABLE_PLUGINS", "PROV_STRICT")
 # hot: the in-process hot paths (cases.py); cli and ops: whole commands (cli_cases.py);
 # runtime: commands, steps and downloads over SSH (runtime_cases.py);
-# author: the pytest plugin's cost and prov plugin new (author_cases.py)
-SECTIONS = ("hot", "cli", "ops", "runtime", "author")
+# author: the pytest plugin's cost and prov plugin new (author_cases.py);
+# upcloud: the upcloud provider against its emulator (upcloud_cases.py)
+SECTIONS = ("hot", "cli", "ops", "runtime", "author", "upcloud")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -41,7 +42,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="run only this section (repeatable): hot (discovery, resolve, load, dispatch), "
         "cli (prov in a fresh process), ops (100 creates through the engine), "
         "runtime (commands, steps and downloads over SSH), "
-        "author (the pytest plugin's cost, prov plugin new); default: all",
+        "author (the pytest plugin's cost, prov plugin new), "
+        "upcloud (the upcloud provider against its emulator); default: all",
     )
     args = parser.parse_args(argv)
     args.only = [s for s in SECTIONS if s in (args.only or SECTIONS)]
@@ -74,6 +76,7 @@ def _run(args: argparse.Namespace, root: Path) -> int:
     import cases  # imports the core: only now that PROV_HOME is set
     import cli_cases
     import runtime_cases
+    import upcloud_cases
 
     started = time.perf_counter()
     report, setup = cases.Report(), 0.0
@@ -91,7 +94,7 @@ def _run(args: argparse.Namespace, root: Path) -> int:
             "small": f"{cases.SMALL_PLUGINS} plugin dists",
         }
     for section, fn in (
-        cli_cases.SECTIONS | runtime_cases.SECTIONS | author_cases.SECTIONS
+        cli_cases.SECTIONS | runtime_cases.SECTIONS | author_cases.SECTIONS | upcloud_cases.SECTIONS
     ).items():
         if section in args.only:
             _section(section, fn, report, root, quick=args.quick)
