@@ -21,23 +21,33 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from provisioning_core.testing.conformance import (
         ClusterConformance,
+        LabTaskservConformance,
         ProviderConformance,
         TaskservConformance,
     )
     from provisioning_core.testing.lab import (
         Lab,
         Sandbox,
+        free_port,
         isolate,
         lab_fixtures,
         reap_sandboxes,
+        sandbox_picture,
         sandbox_processes,
         sandbox_tree,
+        toml_tables,
+        toml_value,
     )
     from provisioning_core.testing.mirror import ArtifactMirror, MirrorRelease, sha256sums, tarball
     from provisioning_core.testing.plugin import ProvResult, ProvRunner, run_prov
 
 _WHERE: dict[str, str] = {
     "ClusterConformance": "provisioning_core.testing.conformance",
+    "LabTaskservConformance": "provisioning_core.testing.conformance",
+    "free_port": "provisioning_core.testing.lab",
+    "sandbox_picture": "provisioning_core.testing.lab",
+    "toml_tables": "provisioning_core.testing.lab",
+    "toml_value": "provisioning_core.testing.lab",
     "ProviderConformance": "provisioning_core.testing.conformance",
     "TaskservConformance": "provisioning_core.testing.conformance",
     "ProvResult": "provisioning_core.testing.plugin",
@@ -74,18 +84,23 @@ __all__ = [
     "ArtifactMirror",
     "ClusterConformance",
     "Lab",
+    "LabTaskservConformance",
     "MirrorRelease",
     "ProvResult",
     "ProvRunner",
     "ProviderConformance",
     "Sandbox",
     "TaskservConformance",
+    "free_port",
     "isolate",
     "lab_fixtures",
     "reap_sandboxes",
     "run_prov",
+    "sandbox_picture",
     "sandbox_processes",
     "sandbox_tree",
     "sha256sums",
     "tarball",
+    "toml_tables",
+    "toml_value",
 ]

@@ -18,6 +18,7 @@ installed plugin (docs/testing.md).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -47,9 +48,21 @@ from provisioning_core.models import (
     TaskservStatus,
 )
 from provisioning_core.operations.calls import RetryPolicy, retrying
+from provisioning_core.testing.lab import (
+    Lab,
+    Sandbox,
+    sandbox_picture,
+    toml_tables,
+)
+from provisioning_core.testing.mirror import ArtifactMirror
 from provisioning_core.testing.plugin import ProvResult, run_prov
 
-__all__ = ["ClusterConformance", "ProviderConformance", "TaskservConformance"]
+__all__ = [
+    "ClusterConformance",
+    "LabTaskservConformance",
+    "ProviderConformance",
+    "TaskservConformance",
+]
 
 HOOKS_DOC = "docs/hooks.md"
 #: transitional statuses a server may pass through on its way to a stable one
@@ -652,6 +665,62 @@ class _Taskserv:
         return status
 
 
+class LabTaskservConformance(TaskservConformance):
+    """The taskserv contract on a local sandbox, from releases served on 127.0.0.1.
+
+    For a taskserv that installs over SSH: the suite installs it into a real
+    local server (provider ``local``: provisioning-provider-local must be
+    installed), with the settings pointing at an
+    :class:`~provisioning_core.testing.ArtifactMirror`; check mode is held to
+    changing no file and no process of the sandbox and downloading nothing
+    (:func:`~provisioning_core.testing.sandbox_picture`).  Override
+    :meth:`add_releases` to serve your releases and :meth:`extra_settings`
+    for more settings (a free port, a pinned digest).
+    """
+
+    timeout = 60.0
+
+    def add_releases(self, mirror: ArtifactMirror) -> None:
+        """Serve the taskserv's releases on ``mirror`` (default: none)."""
+
+    def extra_settings(self, sandbox: Sandbox) -> dict[str, Any]:  # noqa: ARG002 - for overrides
+        """Settings beyond the mirror's and quick health checks, for ``sandbox``."""
+        return {}
+
+    @pytest.fixture
+    def conformance_mirror(self) -> Iterator[ArtifactMirror]:
+        """GitHub's stand-in, serving what :meth:`add_releases` adds."""
+        with ArtifactMirror() as mirror:
+            self.add_releases(mirror)
+            yield mirror
+
+    @pytest.fixture
+    def conformance_lab(
+        self, prov_home: Path, prov_workspace: Path, conformance_mirror: ArtifactMirror
+    ) -> Lab:
+        return Lab(prov_home, prov_workspace, conformance_mirror)
+
+    @pytest.fixture
+    def conformance_sandbox(self, conformance_lab: Lab) -> Sandbox:
+        """A running local server, reaped with ``prov_home`` when the test ends."""
+        return conformance_lab.create("conformance-1")
+
+    @pytest.fixture
+    def taskserv_target(self, conformance_sandbox: Sandbox) -> tuple[Server, SshAccess]:
+        return conformance_sandbox.server, conformance_sandbox.ssh
+
+    @pytest.fixture
+    def taskserv_settings(
+        self, conformance_lab: Lab, conformance_sandbox: Sandbox
+    ) -> dict[str, Any]:
+        conformance_lab.use(self.taskserv, **self.extra_settings(conformance_sandbox))
+        return conformance_lab.settings[self.taskserv]
+
+    @pytest.fixture
+    def backend_snapshot(self, conformance_sandbox: Sandbox, prov_home: Path) -> Snapshot:
+        return sandbox_picture(conformance_sandbox, prov_home)
+
+
 # --- clusters --------------------------------------------------------------------------------
 
 
@@ -687,8 +756,9 @@ class ClusterConformance(_Conformance):
             for key, value in unstructure(cluster_config).items()
             if key != "name" and value not in (None, [], {})
         }
-        text = f"[clusters.{_key(cluster_config.name)}]\ntype = {_toml(self.cluster)}\n"
-        text += "".join(f"{_key(k)} = {_toml(v)}\n" for k, v in table.items())
+        text = toml_tables(
+            {f"clusters.{json.dumps(cluster_config.name)}": {"type": self.cluster, **table}}
+        )
         path = prov_workspace / "provisioning.toml"
         existing = path.read_text(encoding="utf-8") if path.exists() else ""
         path.write_text(existing + workspace_toml + "\n" + text, encoding="utf-8")
@@ -798,22 +868,3 @@ class ClusterConformance(_Conformance):
             f"{self.cluster}: `prov {' '.join(args)}` exited {result.exit_code}:\n{result.output}"
         )
         return result.json()
-
-
-def _key(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml(name)
-
-
-def _toml(value: Any) -> str:
-    """``value`` as a TOML value (strings, numbers, booleans, lists and tables)."""
-    import json
-
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(str(k))} = {_toml(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return json.dumps(value)

@@ -43,11 +43,15 @@ if TYPE_CHECKING:
 __all__ = [
     "Lab",
     "Sandbox",
+    "free_port",
     "isolate",
     "lab_fixtures",
     "reap_sandboxes",
+    "sandbox_picture",
     "sandbox_processes",
     "sandbox_tree",
+    "toml_tables",
+    "toml_value",
 ]
 
 _MARK = b"PROV_SANDBOX_ROOT="
@@ -93,11 +97,8 @@ class Lab:
         self, *, check: bool = False, sleep: Callable[[float], None] | None = None
     ) -> Engine:
         """An engine over the workspace, with the settings given so far written out."""
-        lines = []
-        for name, table in self.settings.items():
-            lines.append(f'[taskservs."{name}"]')
-            lines += [f"{key} = {_toml(value)}" for key, value in table.items()]
-        (self.work / "provisioning.toml").write_text("\n".join(lines) + "\n")
+        tables = {f'taskservs."{name}"': table for name, table in self.settings.items()}
+        (self.work / "provisioning.toml").write_text(toml_tables(tables))
         return Engine(check=check, sleep=sleep)
 
     def create(self, hostname: str) -> Sandbox:
@@ -126,14 +127,46 @@ class Lab:
         return result
 
 
-def _toml(value: Any) -> str:
+def toml_tables(tables: dict[str, dict[str, Any]]) -> str:
+    """``tables`` (table name, dotted and quoted as TOML wants it -> keys) as TOML text.
+
+    For the ``provisioning.toml`` of a test: strings, numbers, booleans, lists
+    and inline tables (a ``datetime`` or None has no place there).
+    """
+    text = ""
+    for name, table in tables.items():
+        text += f"[{name}]\n"
+        text += "".join(
+            f"{json.dumps(key)} = {toml_value(value)}\n" for key, value in table.items()
+        )
+    return text
+
+
+def toml_value(value: Any) -> str:
+    """``value`` as a TOML value (JSON's string escapes are TOML's)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+        inner = ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return json.dumps(value)
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    """A TCP port free on ``address`` now (a sandbox's 127.0.0.N): never a fixed one.
+
+    Another test run on this machine may have a sandbox on the same address
+    with a service on its default port.
+    """
+    import socket
+
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return int(s.getsockname()[1])
 
 
 # --- snapshots ------------------------------------------------------------------------------
@@ -178,6 +211,26 @@ def sandbox_processes(root: Path) -> set[tuple[int, str]]:
             return found
         time.sleep(0.1)
     return found
+
+
+def sandbox_picture(sandboxes: Sandbox | list[Sandbox], home: Path) -> Callable[[], Any]:
+    """A function picturing ``sandboxes`` (files, processes) and the download cache in ``home``.
+
+    Two pictures are equal when check mode changed nothing: no file, no
+    process, nothing downloaded into the controller's cache.  For a
+    conformance class's ``backend_snapshot``.
+    """
+    boxes = [sandboxes] if isinstance(sandboxes, Sandbox) else list(sandboxes)
+    downloads = home / "cache" / "downloads"
+
+    def picture() -> dict[str, Any]:
+        return {
+            "files": {box.hostname: sandbox_tree(box.root) for box in boxes},
+            "processes": {box.hostname: sorted(sandbox_processes(box.root)) for box in boxes},
+            "downloads": sorted(p.name for p in downloads.iterdir()) if downloads.is_dir() else [],
+        }
+
+    return picture
 
 
 # --- cleaning up ----------------------------------------------------------------------------
