@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import os
 import shlex
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -296,7 +297,7 @@ class Download:
             data = cached.read_bytes()
             if hashlib.sha256(data).hexdigest() == self.sha256:
                 return data
-            cached.unlink()  # damaged: fetch again
+            cached.unlink(missing_ok=True)  # damaged: fetch again (another thread may too)
         from provisioning_core.runtime import _http
 
         data = _http.get(self.url, timeout=300.0, what="download").body
@@ -308,9 +309,16 @@ class Download:
                 "nothing was installed",
             )
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_name(f".{self.sha256}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(cached)
+        # a temporary name of its own: a cluster fetches the same artifact for
+        # several servers at once, in threads of one process
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.sha256}.", suffix=".tmp", dir=cached.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            Path(tmp).replace(cached)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return data
 
 

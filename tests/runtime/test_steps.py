@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import stat
 import sys
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -223,6 +225,17 @@ def test_download_verifies_caches_and_is_idempotent(host, sandbox, http_server, 
     assert apply_steps(host, [step], check=False).changed
     assert real.read_bytes() == data
     assert len(http_server.requests) == 1
+
+
+def test_one_download_fetched_by_many_threads_at_once(local_host, http_server, prov_home):
+    """A cluster installs one artifact on several servers in parallel: one cache, no clash."""
+    data = os.urandom(512 * 1024)
+    url = http_server.serve("/blob", data)
+    step = Download(url, "/opt/blob", sha256=sha256(data))
+    with ThreadPoolExecutor(8) as pool:
+        fetched = list(pool.map(lambda _: step.fetch(), range(16)))
+    assert all(f == data for f in fetched)
+    assert sorted(p.name for p in download_cache().iterdir()) == [sha256(data)]
 
 
 def test_download_with_the_wrong_digest_installs_nothing(local_host, sandbox, http_server):
