@@ -44,6 +44,7 @@ __all__ = [
     "Lab",
     "Sandbox",
     "free_port",
+    "free_ports",
     "isolate",
     "lab_fixtures",
     "reap_sandboxes",
@@ -162,11 +163,18 @@ def free_port(address: str = "127.0.0.1") -> int:
     Another test run on this machine may have a sandbox on the same address
     with a service on its default port.
     """
+    return free_ports(1, address)[0]
+
+
+def free_ports(count: int, address: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct TCP ports free on ``address`` (all held at once while chosen)."""
     import socket
 
-    with socket.socket() as s:
-        s.bind((address, 0))
-        return int(s.getsockname()[1])
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind((address, 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 # --- snapshots ------------------------------------------------------------------------------

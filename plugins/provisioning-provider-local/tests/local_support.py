@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
-from click.testing import CliRunner
 from provisioning_core import Extension, ProviderSettings, Server, ServerConfig, SshAccess
-from provisioning_core.cli import main
+from provisioning_core.testing import run_prov
 
 from provisioning_provider_local import procs
 
@@ -87,15 +86,8 @@ def ssh_run(
 
 def prov(*args: str) -> tuple[int, str]:
     """Run the CLI's real entry point in process; (exit code, stdout + stderr)."""
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        else:  # pragma: no cover - main always exits
-            code = 0
-        return code, out.getvalue().decode() + err.getvalue().decode()
+    result = run_prov(*args)
+    return result.exit_code, result.output
 
 
 def prov_process(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -3,11 +3,9 @@ beside the containerd it needs."""
 
 from __future__ import annotations
 
-import hashlib
 import socket
 from pathlib import Path
 
-import buildkit_fakes as fakes
 import pytest
 from provisioning_core import (
     ConfigError,
@@ -20,26 +18,23 @@ from provisioning_core import (
 from provisioning_core.operations.taskservs import check_updates, taskserv_status
 from provisioning_core.testing import sandbox_processes as processes
 from provisioning_core.testing import sandbox_tree as tree
+from provisioning_taskserv_containerd import testing as containerd_fakes
 
 from provisioning_taskserv_buildkit import plugin
+from provisioning_taskserv_buildkit import testing as fakes
 from provisioning_taskserv_buildkit.settings import Settings, parse_settings
 
 PROJECT = Path(__file__).resolve().parents[1]
 ARCH = "amd64"
-V1, V2 = "0.12.5", "0.13.0"
-TARBALLS = {v: fakes.release(v) for v in (V1, V2)}
-PINS = {v: hashlib.sha256(data).hexdigest() for v, data in TARBALLS.items()}
+V1, V2 = fakes.VERSIONS
+PINS = fakes.pins()
 
 
 @pytest.fixture
 def releases(mirror):
     """BuildKit publishes no checksum file: only the tarballs."""
-    for version, data in TARBALLS.items():
-        mirror.add_release(fakes.REPO, f"v{version}", {fakes.asset_name(version, ARCH): data})
-    for version in ("1.5.9", "1.7.13"):
-        mirror.add_release(
-            fakes.CONTAINERD_REPO, f"v{version}", fakes.containerd_assets(version, ARCH)
-        )
+    fakes.add_releases(mirror)
+    containerd_fakes.add_releases(mirror, ("1.5.9", "1.7.13"), prerelease=None)
     return mirror
 
 

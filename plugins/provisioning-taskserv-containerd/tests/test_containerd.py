@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import containerd_fakes as fakes
 import pytest
 from provisioning_core import (
     ConfigError,
@@ -24,6 +23,7 @@ from provisioning_core.testing import sandbox_processes as processes
 from provisioning_core.testing import sandbox_tree as tree
 
 from provisioning_taskserv_containerd import plugin
+from provisioning_taskserv_containerd import testing as fakes
 from provisioning_taskserv_containerd.settings import Settings, parse_settings
 
 PROJECT = Path(__file__).resolve().parents[1]

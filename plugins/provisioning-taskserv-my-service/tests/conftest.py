@@ -1,78 +1,29 @@
-"""Fixtures: a PROV_HOME per test, ``prov`` run in process, a local server to install on.
+"""Fixtures: the core's isolated PROV_HOME for every test, ``prov`` run in process
+(both from provisioning-core's pytest plugin), a local server to install on.
 
-Every process a test starts in a local sandbox is reaped when it ends, by
-the local provider's :func:`reap`, whatever the test did.
+Every process a test starts in a local sandbox is reaped when it ends, by the
+core's ``prov_home``, whatever the test did.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from click.testing import CliRunner
-from provisioning_core.cli import main
-from provisioning_provider_local.testing import reap
+from provisioning_core.testing import ProvRunner, free_ports
 
 
 @pytest.fixture(autouse=True)
-def prov_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / "prov-home"
-    home.mkdir()
-    monkeypatch.setenv("PROV_HOME", str(home))
-    monkeypatch.delenv("PROV_CONFIG", raising=False)
-    monkeypatch.delenv("PROV_DEBUG", raising=False)
-    yield home
-    reap(home)
-
-
-@attrs.frozen
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-Prov = Callable[..., Run]
-
-
-@pytest.fixture
-def prov() -> Prov:
-    """``prov(*args)`` runs the CLI's real entry point in process and captures what it says."""
-
-    def run(*args: str) -> Run:
-        runner = CliRunner()
-        with runner.isolation() as (out, err, _):
-            try:
-                main(list(args))
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            else:  # pragma: no cover - main always exits
-                code = 0
-            return Run(code, out.getvalue().decode(), err.getvalue().decode())
-
-    return run
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def prov_home(prov_home: Path) -> Path:
+    """The core's ``prov_home`` (which reaps the sandboxes at teardown), for every test."""
+    return prov_home
 
 
 @pytest.fixture
@@ -84,7 +35,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., N
     """
     path = tmp_path / "config.toml"
     monkeypatch.setenv("PROV_CONFIG", str(path))
-    ports = {"port": _free_port(), "metrics_port": _free_port()}
+    port, metrics_port = free_ports(2)
+    ports = {"port": port, "metrics_port": metrics_port}
 
     def write(*, default_ports: bool = False, **values: Any) -> None:
         values = values if default_ports else {**ports, **values}
@@ -130,7 +82,7 @@ class LocalServer:
         return json.loads(body)
 
 
-def create_server(prov: Prov, hostname: str = "web-1") -> LocalServer:
+def create_server(prov: ProvRunner, hostname: str = "web-1") -> LocalServer:
     created = prov(
         "server", "create", hostname, "--provider", "local", "--plan", "small",
         "--zone", "local", "--wait", "-o", "json",
@@ -143,6 +95,6 @@ def create_server(prov: Prov, hostname: str = "web-1") -> LocalServer:
 
 
 @pytest.fixture
-def web1(prov: Prov) -> LocalServer:
+def web1(prov: ProvRunner) -> LocalServer:
     """A running local server ``web-1``."""
     return create_server(prov)

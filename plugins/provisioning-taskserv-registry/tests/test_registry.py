@@ -8,7 +8,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import registry_fakes as fakes
 from provisioning_core import (
     ConfigError,
     ExtensionManager,
@@ -21,10 +20,12 @@ from provisioning_core.operations.taskservs import (
     taskserv_status,
     taskserv_versions,
 )
+from provisioning_core.testing import free_port
 from provisioning_core.testing import sandbox_processes as processes
 from provisioning_core.testing import sandbox_tree as tree
 
 from provisioning_taskserv_registry import plugin
+from provisioning_taskserv_registry import testing as fakes
 from provisioning_taskserv_registry.settings import Settings, parse_settings
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -39,12 +40,6 @@ def releases(mirror):
         fakes.REPO, "v3.1.0-beta.1", fakes.assets("3.1.0-beta.1", ARCH), prerelease=True
     )
     return mirror
-
-
-def free_port(address: str) -> int:
-    with socket.socket() as s:
-        s.bind((address, 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

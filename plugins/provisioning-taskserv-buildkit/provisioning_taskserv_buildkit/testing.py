@@ -1,22 +1,40 @@
-"""Fake BuildKit and containerd releases, shaped like upstream's, with Python stand-ins.
+"""Fake BuildKit releases for tests, shaped like upstream's, with Python stand-ins.
 
 The fake ``buildkitd --config FILE`` reads ``root``, ``[grpc] address`` and
 the containerd worker's ``address`` from its config; like the real one with
 the containerd worker, it exits when containerd does not answer.  Otherwise
 it listens on its unix socket (and TCP address, if configured) until
 SIGTERM.  The fake ``buildctl --addr unix://SOCKET debug workers`` asks it
-for its workers and fails when nothing listens.  The fake containerd is the
-smallest one the containerd plugin's health check accepts.
+for its workers and fails when nothing listens.  The containerd it needs is
+the containerd plugin's fake (:mod:`provisioning_taskserv_containerd.testing`).
+
+They live in the package (not in tests/) so that ``prov plugin test buildkit``
+works from an installed plugin, and so that the buildkit cluster serves the
+same fakes.  Nothing here imports pytest; the hooks never import this module.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 
-from provisioning_core.testing import sha256sums, tarball
+from provisioning_core.testing import ArtifactMirror, tarball
+
+__all__ = [
+    "ARCHES",
+    "REPO",
+    "VERSIONS",
+    "add_releases",
+    "asset_name",
+    "pins",
+    "release",
+]
 
 REPO = "moby/buildkit"
-CONTAINERD_REPO = "containerd/containerd"
+#: the releases :func:`add_releases` serves, oldest first
+VERSIONS = ("0.12.5", "0.13.0")
+#: the architectures served: the fakes are scripts, any machine a sandbox reports will do
+ARCHES = ("amd64", "arm64")
 
 _PRELUDE = "#!__PYTHON__\nimport os, re, signal, socket, sys, threading\nVERSION = __VERSION__\n"
 
@@ -96,29 +114,6 @@ except OSError as exc:
 """
 )
 
-CONTAINERD = (
-    _UNIX
-    + """
-args = sys.argv[1:]
-text = open(args[args.index("--config") + 1]).read()
-sock = re.search(r'\\[grpc\\]\\s*address = "([^"]+)"', text).group(1)
-server = unix_listen(sock)
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-serve(server, VERSION)
-"""
-)
-
-CTR = (
-    _UNIX
-    + """
-args = sys.argv[1:]
-try:
-    print("Server:\\n  Version:  v" + unix_ask(args[args.index("--address") + 1]))
-except OSError as exc:
-    sys.exit(f"ctr: failed to dial: {exc}")
-"""
-)
-
 
 def _script(body: str, version: str) -> str:
     prelude = _PRELUDE.replace("__PYTHON__", sys.executable).replace("__VERSION__", repr(version))
@@ -126,6 +121,7 @@ def _script(body: str, version: str) -> str:
 
 
 def asset_name(version: str, arch: str) -> str:
+    """The release tarball's name, as upstream names it."""
     return f"buildkit-v{version}.linux-{arch}.tar.gz"
 
 
@@ -140,10 +136,13 @@ def release(version: str) -> bytes:
     )
 
 
-def containerd_assets(version: str, arch: str) -> dict[str, bytes]:
-    """A fake containerd release with its ``.sha256sum``, as containerd publishes."""
-    name = f"containerd-{version}-linux-{arch}.tar.gz"
-    data = tarball(
-        {"bin/containerd": _script(CONTAINERD, version), "bin/ctr": _script(CTR, version)}
-    )
-    return {name: data, f"{name}.sha256sum": sha256sums({name: data})}
+def pins(versions: tuple[str, ...] = VERSIONS) -> dict[str, str]:
+    """BuildKit publishes no checksums: the ``sha256`` setting that pins ``versions``."""
+    return {v: hashlib.sha256(release(v)).hexdigest() for v in versions}
+
+
+def add_releases(mirror: ArtifactMirror, versions: tuple[str, ...] = VERSIONS) -> None:
+    """Serve ``versions`` (oldest first) for every arch in ``ARCHES``, without checksums."""
+    for version in versions:
+        data = release(version)
+        mirror.add_release(REPO, f"v{version}", {asset_name(version, a): data for a in ARCHES})

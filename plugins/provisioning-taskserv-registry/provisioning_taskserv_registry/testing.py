@@ -1,17 +1,38 @@
-"""Fake CNCF distribution releases: tarballs shaped like upstream's, with a Python stand-in.
+"""Fake CNCF distribution releases for tests: tarballs shaped like upstream's, with a
+Python stand-in.
 
 The fake ``registry serve CONFIG`` reads ``http.addr`` and the filesystem
 ``rootdirectory`` from its config, creates the storage layout under the root
 and answers ``GET /v2/`` with 200 on that address, as the real one does.
+
+They live in the package (not in tests/) so that ``prov plugin test
+registry`` works from an installed plugin, and so that the buildkit cluster
+serves the same fakes.  Nothing here imports pytest; the hooks never import
+this module.
 """
 
 from __future__ import annotations
 
 import sys
 
-from provisioning_core.testing import sha256sums, tarball
+from provisioning_core.testing import ArtifactMirror, sha256sums, tarball
+
+__all__ = [
+    "PRERELEASE",
+    "REGISTRY",
+    "REPO",
+    "VERSIONS",
+    "add_releases",
+    "asset_name",
+    "assets",
+    "checksums_name",
+    "release",
+]
 
 REPO = "distribution/distribution"
+#: the stable releases :func:`add_releases` serves, oldest first, and its prerelease
+VERSIONS = ("2.8.3", "3.0.0")
+PRERELEASE = "3.1.0-beta.1"
 
 REGISTRY = """#!__PYTHON__
 import os, re, signal, sys
@@ -53,10 +74,12 @@ server.serve_forever()
 
 
 def asset_name(version: str, arch: str) -> str:
+    """The release tarball's name for ``arch``, as upstream names it."""
     return f"registry_{version}_linux_{arch}.tar.gz"
 
 
 def checksums_name(version: str) -> str:
+    """The checksum asset's name, as upstream names it."""
     return f"registry_{version}_checksums.txt"
 
 
@@ -80,3 +103,14 @@ def assets(version: str, arch: str, *, checksum: bool = True) -> dict[str, bytes
     if checksum:
         found[checksums_name(version)] = sha256sums(found)
     return found
+
+
+def add_releases(
+    mirror: ArtifactMirror,
+    versions: tuple[str, ...] = VERSIONS,
+    prerelease: str | None = PRERELEASE,
+) -> None:
+    """Serve ``versions`` (oldest first) and ``prerelease``, for amd64 and arm64 alike."""
+    tags = [(v, False) for v in versions] + ([(prerelease, True)] if prerelease else [])
+    for version, pre in tags:
+        mirror.add_release(REPO, f"v{version}", assets(version, "amd64"), prerelease=pre)
