@@ -11,11 +11,15 @@ summary is built from.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -25,7 +29,7 @@ from typing import Any
 import attrs
 
 from provisioning_core.discovery import Discovery
-from provisioning_core.errors import InputError
+from provisioning_core.errors import InputError, ProvisioningError
 from provisioning_core.models import DiscoveredExtension, ExtensionType
 from provisioning_core.operations.plugins import find_one
 
@@ -37,9 +41,12 @@ _BASES = {
     ExtensionType.TASKSERV: ("TaskservConformance", "taskserv"),
     ExtensionType.CLUSTER: ("ClusterConformance", "cluster"),
 }
-#: pytest's exit codes that mean "the suite ran and found failures" vs "could not run"
+#: pytest's exit codes (pytest.ExitCode, not imported: pytest may be absent)
 _TESTS_FAILED = 1
+_USAGE_ERROR = 4
 _NO_TESTS = 5
+#: lines of pytest's output kept for an error message
+_TAIL = 30
 
 
 @attrs.frozen
@@ -59,6 +66,15 @@ class SuiteRun:
     def ok(self) -> bool:
         return self.exit_code == 0
 
+    @property
+    def verdict(self) -> str:
+        """ "conforms", "breaks the contract" (a test failed) or "could not be tested"."""
+        if self.ok:
+            return "conforms"
+        if self.exit_code == _TESTS_FAILED and self.failed:
+            return "breaks the contract"
+        return "could not be tested"
+
 
 def run_conformance(
     name: str,
@@ -66,10 +82,14 @@ def run_conformance(
     *,
     pytest_args: Sequence[str] = (),
     echo: Callable[[str], None] | None = None,
+    timeout: float | None = None,
 ) -> SuiteRun:
     """Run the conformance suite of ``kind`` on the installed plugin ``name``.
 
-    ``echo`` receives pytest's output line by line as it runs (None: kept quiet).
+    ``echo`` receives pytest's output line by line as it runs (None: kept
+    quiet).  After ``timeout`` seconds the run is killed: a plugin whose hook
+    hangs must not hang ``prov``.  Arguments pytest refuses, or a selection
+    that matches no test, are an :class:`InputError`.
     """
     if importlib.util.find_spec("pytest") is None:
         raise InputError(
@@ -103,10 +123,23 @@ def run_conformance(
             "-rfEs",
             *pytest_args,
         ]
-        exit_code = _run(command, directory, echo)
+        exit_code, tail = _run(command, directory, echo, timeout, found)
         counts, failures = _read_report(report)
+    if exit_code == _USAGE_ERROR:
+        raise InputError(
+            f"pytest refused the arguments given after --: {' '.join(pytest_args)}",
+            problems=[line for line in tail if "error" in line.lower()][-3:],
+            hint="pass pytest options after --, e.g. prov plugin test NAME -- -x -k lifecycle",
+        )
+    if exit_code == _NO_TESTS and pytest_args:
+        raise InputError(
+            f"no conformance test of {found.name!r} matched {' '.join(pytest_args)}",
+            hint="prov plugin test NAME -- --collect-only lists the tests",
+        )
     if exit_code == _NO_TESTS:
         exit_code = _TESTS_FAILED  # a suite that ran nothing proves nothing
+    if exit_code != 0 and not failures:
+        failures = [{"test": "(the run)", "message": "\n".join(tail[-_TAIL:])}]
     return SuiteRun(
         found.name,
         found.kind.value,
@@ -170,9 +203,17 @@ def _test_module(found: DiscoveredExtension, environment: str | None) -> str:
     )
 
 
-def _run(command: list[str], cwd: Path, echo: Callable[[str], None] | None) -> int:
+def _run(
+    command: list[str],
+    cwd: Path,
+    echo: Callable[[str], None] | None,
+    timeout: float | None,
+    found: DiscoveredExtension,
+) -> tuple[int, list[str]]:
+    """pytest's exit code and the last lines it printed; killed past ``timeout``."""
     env = dict(os.environ)
     env.pop("PYTEST_ADDOPTS", None)  # the user's defaults for their own project do not apply
+    tail: collections.deque[str] = collections.deque(maxlen=_TAIL)
     with subprocess.Popen(  # noqa: S603 - our interpreter running pytest on our own module
         command,
         cwd=cwd,
@@ -181,12 +222,49 @@ def _run(command: list[str], cwd: Path, echo: Callable[[str], None] | None) -> i
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
+        start_new_session=True,  # its own process group: a timeout kills what it started
     ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if echo is not None:
-                echo(line.rstrip("\n"))
-        return process.wait()
+        timer = _watchdog(process, timeout)
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                tail.append(line.rstrip("\n"))
+                if echo is not None:
+                    echo(line.rstrip("\n"))
+            code = process.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+    if timer is not None and timer.fired:
+        raise ProvisioningError(
+            f"the conformance suite of {found.kind.value} {found.name!r} did not finish "
+            f"within {timeout:g} s and was stopped",
+            hint="a hook may hang: run prov plugin test NAME -- -x -v to see which test, "
+            "or give more time with --timeout",
+        )
+    return code, list(tail)
+
+
+class _Watchdog(threading.Timer):
+    """A timer that remembers whether it went off."""
+
+    fired = False
+
+
+def _watchdog(process: subprocess.Popen[str], timeout: float | None) -> _Watchdog | None:
+    """Kill ``process`` and everything in its group after ``timeout`` seconds."""
+    if timeout is None:
+        return None
+
+    def kill() -> None:
+        timer.fired = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    timer = _Watchdog(timeout, kill)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _read_report(report: Path) -> tuple[dict[str, int], list[dict[str, str]]]:
@@ -214,4 +292,4 @@ def _read_report(report: Path) -> tuple[dict[str, int], list[dict[str, str]]]:
 
 def summary(run: SuiteRun) -> dict[str, Any]:
     """``run`` as the JSON ``prov plugin test -o json`` prints."""
-    return {**attrs.asdict(run), "ok": run.ok}
+    return {**attrs.asdict(run), "ok": run.ok, "verdict": run.verdict}

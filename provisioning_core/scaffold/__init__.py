@@ -84,6 +84,20 @@ def _check(kind: str, name: str) -> None:
         )
 
 
+def _refuse_installed(kind: str, name: str) -> None:
+    """A name an installed plugin of the kind has would shadow it, or be shadowed."""
+    from provisioning_core.discovery import Discovery
+
+    taken = Discovery().candidates(ExtensionType(kind), name)
+    if taken:
+        owner = taken[0].distribution or taken[0].root or "a registered directory"
+        raise InputError(
+            f"cannot create {kind} plugin {name!r}: an installed {kind} is already called "
+            f"{name!r} ({owner}); nothing was written",
+            hint="choose another NAME: users select plugins by name, so two cannot share one",
+        )
+
+
 def _context(kind: str, name: str) -> dict[str, Any]:
     names = plugin_names(kind, name)
     return {
@@ -148,6 +162,7 @@ def new_plugin(kind: str, name: str, directory: str | os.PathLike[str] | None = 
     a bad name or a target that exists.
     """
     _check(kind, name)
+    _refuse_installed(kind, name)
     context = _context(kind, name)
     parent = Path(directory if directory is not None else Path.cwd()).expanduser().absolute()
     target = parent / plugin_names(kind, name)["distribution"]

@@ -47,7 +47,7 @@ from provisioning_core.models import (
     SshAccess,
     TaskservStatus,
 )
-from provisioning_core.operations.calls import RetryPolicy, retrying
+from provisioning_core.operations.calls import RetryPolicy, retrying, with_timeout
 from provisioning_core.testing.lab import (
     Lab,
     Sandbox,
@@ -89,17 +89,19 @@ def _broke(extension: str, hook: str, rule: str, detail: str = "", *, anchor: st
     text = f"{extension}: {hook} breaks the contract: {rule}"
     if detail:
         text += f"\n  {detail}"
-    return f"{text}\n  see {HOOKS_DOC}#{anchor or hook}"
+    return f"{text}\n  see the hook reference: provisioning-core {HOOKS_DOC}#{anchor or hook}"
 
 
-def _load(kind: ExtensionType, name: str, attempts: int = 5) -> Extension:
-    """The extension as the core loads it, retrying transient errors the core's way.
+def _load(hook_timeout: float, kind: ExtensionType, name: str, attempts: int = 5) -> Extension:
+    """The extension as the core loads it: transient errors retried, hung hooks abandoned.
 
     Pauses are short: a conformance run should not wait minutes on a 429
-    from an emulator that asked for a one second Retry-After.
+    from an emulator that asked for a one second Retry-After.  A hook that
+    runs past ``hook_timeout`` fails its test with :class:`PluginTimeout`,
+    naming the hook, instead of hanging the suite.
     """
     policy = RetryPolicy(attempts=attempts, base_delay=0.05, max_delay=1.0)
-    manager = ExtensionManager(interceptors=[retrying(policy)])
+    manager = ExtensionManager(interceptors=[retrying(policy), with_timeout(hook_timeout)])
     return manager.load_extension(kind, name)
 
 
@@ -110,6 +112,8 @@ class _Conformance:
     timeout: ClassVar[float] = 120.0
     #: seconds between two polls while waiting
     poll_interval: ClassVar[float] = 0.2
+    #: seconds one hook call may take before it fails its test
+    hook_timeout: ClassVar[float] = 300.0
 
     @pytest.fixture(autouse=True)
     def _conformance_isolation(self, prov_home: Path) -> Path:
@@ -189,9 +193,8 @@ class ProviderConformance(_Conformance):
     @pytest.fixture
     def provider_under_test(self, provider_settings: ProviderSettings) -> _Provider:
         retries = provider_settings.api.retries
-        extension = _load(
-            ExtensionType.PROVIDER, self.provider, 5 if retries is None else retries + 1
-        )
+        attempts = 5 if retries is None else retries + 1
+        extension = _load(self.hook_timeout, ExtensionType.PROVIDER, self.provider, attempts)
         return _Provider(extension, provider_settings)
 
     @pytest.fixture
@@ -504,7 +507,7 @@ class TaskservConformance(_Conformance):
     def taskserv_under_test(
         self, taskserv_target: tuple[Server, SshAccess], taskserv_settings: dict[str, Any]
     ) -> Iterator[_Taskserv]:
-        extension = _load(ExtensionType.TASKSERV, self.taskserv)
+        extension = _load(self.hook_timeout, ExtensionType.TASKSERV, self.taskserv)
         server, ssh = taskserv_target
         under_test = _Taskserv(extension, server, ssh, taskserv_settings)
         yield under_test
@@ -512,7 +515,7 @@ class TaskservConformance(_Conformance):
             under_test.call("uninstall", keep_data=False, check=False)
 
     def test_taskserv_info_is_well_formed(self) -> None:
-        extension = _load(ExtensionType.TASKSERV, self.taskserv)
+        extension = _load(self.hook_timeout, ExtensionType.TASKSERV, self.taskserv)
         if not extension.implements("taskserv_info"):
             pytest.skip("taskserv_info is optional and not implemented")
         info = extension.call("taskserv_info")
@@ -537,7 +540,7 @@ class TaskservConformance(_Conformance):
                 )
 
     def test_available_versions_are_newest_first(self, taskserv_settings: dict[str, Any]) -> None:
-        extension = _load(ExtensionType.TASKSERV, self.taskserv)
+        extension = _load(self.hook_timeout, ExtensionType.TASKSERV, self.taskserv)
         if not extension.implements("get_available_versions"):
             pytest.skip("get_available_versions is optional and not implemented")
         versions = extension.call("get_available_versions", settings=taskserv_settings)
@@ -621,6 +624,7 @@ class TaskservConformance(_Conformance):
             "install is idempotent: installing what is there reports changed=False",
             repr(again),
         )
+        self._configure_and_restart(t)
         pictured = backend_picture()
         planned = t.call("uninstall", keep_data=False, check=True)
         pictured_after = backend_picture()
@@ -645,6 +649,25 @@ class TaskservConformance(_Conformance):
         if t.extension.implements("get_current_version"):
             assert t.call("get_current_version") is None, _broke(
                 self.taskserv, "get_current_version", "returns None when not installed"
+            )
+
+    def _configure_and_restart(self, t: _Taskserv) -> None:
+        """configure applies settings idempotently; restart leaves it running and healthy."""
+        if t.extension.implements("configure"):
+            t.call("configure", check=False)  # the install already applied them, or not
+            second = t.call("configure", check=False)
+            assert not second.changed, _broke(
+                self.taskserv,
+                "configure",
+                "configure is idempotent: applying the same settings again reports changed=False",
+                repr(second),
+            )
+        if t.extension.implements("restart"):
+            self._check_result(t.call("restart", check=False), "restart")
+            self._wait(
+                (self.taskserv, "restart", "after a restart, status says installed and running"),
+                t.status,
+                lambda s: s.installed and s.running and s.healthy is not False,
             )
 
     def _check_result(self, result: OperationResult, hook: str) -> None:
@@ -776,7 +799,7 @@ class ClusterConformance(_Conformance):
         return cluster_config.name
 
     def test_description_is_well_formed(self, cluster_config: ClusterConfig) -> None:
-        extension = _load(ExtensionType.CLUSTER, self.cluster)
+        extension = _load(self.hook_timeout, ExtensionType.CLUSTER, self.cluster)
         components: list[Component] = []
         if extension.implements("cluster_info"):
             info = extension.call("cluster_info")
@@ -829,9 +852,12 @@ class ClusterConformance(_Conformance):
                 _broke(self.cluster, "list_components", "dependencies form no cycle", str(exc))
             )
 
-    def test_lifecycle(self, cluster_workspace: str, backend_picture: Snapshot) -> None:
+    def test_lifecycle(
+        self, cluster_workspace: str, cluster_config: ClusterConfig, backend_picture: Snapshot
+    ) -> None:
         """create --check (changes nothing) -> create -> status -> delete -> status."""
         name = cluster_workspace
+        described = {c.name for c in self._components(cluster_config)}
         before, pictured = self._status(name), backend_picture()
         planned = self._prov("cluster", "create", name, "--check")
         pictured_after = backend_picture()
@@ -844,7 +870,9 @@ class ClusterConformance(_Conformance):
         assert self._status(name) == before, _broke(
             self.cluster, "create", "with check=True nothing may be deployed"
         )
-        assert planned["check"] is True
+        assert planned.get("check") is True, _broke(
+            self.cluster, "create", "prov cluster create --check reports a plan", repr(planned)
+        )
         self._prov("cluster", "create", name, "--wait")
         try:
             status = self._wait(
@@ -852,11 +880,12 @@ class ClusterConformance(_Conformance):
                 lambda: self._status(name),
                 lambda s: s["status"] in {"running", "ready", "healthy"},
             )
-            assert status["components"] or not before["components"], _broke(
+            listed = {c["name"] for c in status["components"]}
+            assert described <= listed, _broke(
                 self.cluster,
                 "status",
-                "a deployed cluster lists its components",
-                repr(status),
+                "a deployed cluster's status lists every component it describes",
+                f"described {sorted(described)}, status lists {sorted(listed)}",
                 anchor="status-1",
             )
         finally:
@@ -869,6 +898,17 @@ class ClusterConformance(_Conformance):
             repr(after),
             anchor="status-1",
         )
+
+    def _components(self, config: ClusterConfig) -> list[Component]:
+        """The components deployed: the config's, else the plugin's (none: it only creates)."""
+        if config.components:
+            return list(config.components)
+        extension = _load(self.hook_timeout, ExtensionType.CLUSTER, self.cluster)
+        if extension.implements("list_components"):
+            return list(extension.call("list_components", config=config))
+        if extension.implements("cluster_info"):
+            return list(extension.call("cluster_info").components)
+        return []
 
     def _status(self, name: str) -> dict[str, Any]:
         status: dict[str, Any] = self._prov("cluster", "status", name)

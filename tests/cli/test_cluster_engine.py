@@ -34,9 +34,7 @@ def _inline(table: dict[str, object]) -> str:
 
 def _setup(prov, workspace, components: str = "") -> None:
     workspace(
-        FAST
-        + '\n[clusters.ci]\ntype = "recdeploy"\nservers = ["web-1", "web-2"]\n'
-        + components
+        FAST + '\n[clusters.ci]\ntype = "recdeploy"\nservers = ["web-1", "web-2"]\n' + components
     )
     created = prov(*CREATE)
     assert created.exit_code == 0, created.output
@@ -138,7 +136,9 @@ def test_a_failed_component_rolls_back_what_was_deployed_in_reverse(prov, prov_h
     rolled = [r["target"] for r in failed.json()["results"] if r["outcome"] == "rolled back"]
     # the half-done web first, then api, then db (both servers in one wave)
     assert rolled == ["web@web-1", "api@web-1", "db@web-1", "db@web-2"]
-    undo = [(c, h) for hook, c, h in _mutations(prov_home, "db", "api", "web") if hook == "uninstall"]
+    undo = [
+        (c, h) for hook, c, h in _mutations(prov_home, "db", "api", "web") if hook == "uninstall"
+    ]
     assert undo[0] == ("web", "web-1")
     assert undo[1] == ("api", "web-1")
     assert sorted(undo[2:]) == [("db", "web-1"), ("db", "web-2")]

@@ -10,6 +10,7 @@ def subprocess_sees_fixtures(installed, monkeypatch):
     """The suite runs in a new interpreter: it finds the fixture dists through PYTHONPATH."""
     monkeypatch.setenv("PYTHONPATH", str(installed))
     monkeypatch.delenv("RECORDING_MISBEHAVE", raising=False)
+    monkeypatch.delenv("RECORDING_HANG", raising=False)
     return installed
 
 
@@ -68,3 +69,36 @@ def test_unknown_and_unusable_plugins_are_input_errors(prov, subprocess_sees_fix
     assert incompatible.exit_code == 2
     assert "cannot be tested: incompatible" in incompatible.stderr
     assert "Traceback" not in incompatible.output
+
+
+def test_a_write_in_check_mode_is_caught_by_the_backend_counter(
+    prov, subprocess_sees_fixtures, monkeypatch
+):
+    # the plugin's own answers (list_servers) show nothing: only backend_writes can tell
+    monkeypatch.setenv("RECORDING_MISBEHAVE", "check-writes")
+    run = prov("plugin", "test", "recording", "-o", "json", "--", "-k", "check_mode").json()
+    assert (run["ok"], run["verdict"], run["failed"]) == (False, "breaks the contract", 1)
+    assert (
+        "with check=True no mutating request may reach the backend"
+        in (run["failures"][0]["message"])
+    )
+
+
+def test_pytest_arguments_it_refuses_or_that_select_nothing_are_input_errors(
+    prov, subprocess_sees_fixtures
+):
+    refused = prov("plugin", "test", "recording", "--", "--no-such-pytest-flag")
+    assert refused.exit_code == 2
+    assert "pytest refused the arguments given after --: --no-such-pytest-flag" in refused.stderr
+    nothing = prov("plugin", "test", "recording", "--", "-k", "no_such_test")
+    assert nothing.exit_code == 2
+    assert "no conformance test of 'recording' matched -k no_such_test" in nothing.stderr
+    assert "breaks the contract" not in refused.output + nothing.output
+
+
+def test_a_hung_hook_stops_the_suite_at_the_timeout(prov, subprocess_sees_fixtures, monkeypatch):
+    monkeypatch.setenv("RECORDING_HANG", "get_plans")
+    result = prov("plugin", "test", "recording", "--timeout", "5", "--", "-k", "plans")
+    assert result.exit_code == 1
+    assert "did not finish within 5 s and was stopped" in result.stderr
+    assert "--timeout" in result.stderr

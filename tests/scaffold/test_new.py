@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import tomllib
 from packaging.specifiers import SpecifierSet
 
 from provisioning_core import __version__, scaffold
@@ -240,3 +239,16 @@ def test_generated_code_is_mypy_strict_clean(all_kinds, tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues found in 12 source files" in result.stdout
+
+
+def test_the_name_of_an_installed_plugin_is_refused(installed, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_prov("plugin", "new", "provider", "recording", "--dir", str(out))
+    assert result.exit_code == 2
+    assert "an installed provider is already called 'recording' (prov-fixture-recording)" in (
+        result.stderr
+    )
+    assert list(out.iterdir()) == []
+    # the same name as another kind is fine: kinds are separate namespaces
+    assert run_prov("plugin", "new", "taskserv", "recording", "--dir", str(out)).exit_code == 0

@@ -65,7 +65,7 @@ def test_a_provider_that_creates_in_check_mode_fails_saying_how(tmp_path, plugin
         "recording: create_server breaks the contract: with check=True nothing may be created"
         in result.stdout
     )
-    assert "see docs/hooks.md#create_server" in result.stdout
+    assert "see the hook reference: provisioning-core docs/hooks.md#create_server" in result.stdout
 
 
 def test_a_provider_that_finds_unknown_servers_fails_saying_how(tmp_path, plugin_site):
@@ -77,6 +77,15 @@ def test_a_provider_that_finds_unknown_servers_fails_saying_how(tmp_path, plugin
         "get_server_info breaks the contract: an unknown server id must raise ServerNotFound"
         in result.stdout
     )
+
+
+def test_a_hook_that_hangs_fails_its_test_naming_the_hook(tmp_path, plugin_site):
+    body = PROVIDER.replace("{OPTIONS}", '{"hang": "get_zones", "hang_seconds": 60}').replace(
+        "    poll_interval = 0.01\n", "    poll_interval = 0.01\n    hook_timeout = 1.0\n"
+    )
+    result = run_suite(tmp_path, plugin_site, body, "-k", "zones_are")
+    assert result.returncode == 1
+    assert "get_zones did not return within 1 s" in result.stdout
 
 
 TASKSERV = """
