@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from packaging.utils import canonicalize_name
 
 from provisioning_core.discovery import Discovery
 from provisioning_core.errors import InputError, ProvisioningError
@@ -158,27 +159,9 @@ def _environment(found: DiscoveredExtension) -> str | None:
         owner = getattr(ep, "dist", None)
         if owner is None or found.distribution is None:
             continue
-        if _same_project(owner.name, found.distribution) and _kind_matches(ep.value, found):
+        if canonicalize_name(owner.name) == canonicalize_name(found.distribution):
             return str(ep.value)
     return None
-
-
-def _same_project(a: str, b: str) -> bool:
-    def norm(text: str) -> str:
-        return text.lower().replace("_", "-").replace(".", "-")
-
-    return norm(a) == norm(b)
-
-
-def _kind_matches(target: str, found: DiscoveredExtension) -> bool:
-    """A distribution shipping two kinds under one name names each class once; check it.
-
-    Imports nothing: a class whose name says another kind is skipped, anything
-    else is taken at its word.
-    """
-    attribute = target.partition(":")[2]
-    others = [b for k, (b, _) in _BASES.items() if k is not found.kind]
-    return not any(attribute.endswith(other) for other in others)
 
 
 def _test_module(found: DiscoveredExtension, environment: str | None) -> str:
@@ -196,8 +179,14 @@ def _test_module(found: DiscoveredExtension, environment: str | None) -> str:
             "not module:Class",
             hint=f'declare it as {found.name} = "package.testing:Conformance" in pyproject.toml',
         )
+    # a class of another kind's suite would test the wrong contract: refuse it by name
     return (
-        f"from {module} import {cls} as Declared\n\n\n"
+        f"from provisioning_core.testing import {base}\n"
+        f"from {module} import {cls} as Declared\n\n"
+        f"if not issubclass(Declared, {base}):\n"
+        f"    raise TypeError({environment!r} + ' is not a {base}: the "
+        f"{CONFORMANCE_GROUP} entry point of {found.kind.value} {found.name} "
+        f"must name a subclass of {base}')\n\n\n"
         "class TestConformance(Declared):\n"
         f"    {attribute} = {found.name!r}\n"
     )
@@ -280,7 +269,7 @@ def _read_report(report: Path) -> tuple[dict[str, int], list[dict[str, str]]]:
             failures.append(
                 {
                     "test": case.get("name", "?"),
-                    "message": (problem.get("message") or problem.text or "").strip(),
+                    "message": _problem_message(problem.get("message") or "", problem.text or ""),
                 }
             )
         elif any(c.tag == "skipped" for c in case):
@@ -288,6 +277,14 @@ def _read_report(report: Path) -> tuple[dict[str, int], list[dict[str, str]]]:
         else:
             counts["passed"] += 1
     return counts, failures
+
+
+def _problem_message(message: str, text: str) -> str:
+    """JUnit's one-line message, with the error itself when it only says "collection failure"."""
+    errors = [line[2:].strip() for line in text.splitlines() if line.startswith("E ")]
+    if errors and errors[-1] not in message:
+        return f"{message.strip()}: {errors[-1]}" if message.strip() else errors[-1]
+    return (message or text).strip()
 
 
 def summary(run: SuiteRun) -> dict[str, Any]:

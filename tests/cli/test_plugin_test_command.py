@@ -102,3 +102,11 @@ def test_a_hung_hook_stops_the_suite_at_the_timeout(prov, subprocess_sees_fixtur
     assert result.exit_code == 1
     assert "did not finish within 5 s and was stopped" in result.stderr
     assert "--timeout" in result.stderr
+
+
+def test_a_declared_class_of_another_kind_is_refused_by_name(prov, subprocess_sees_fixtures):
+    result = prov("plugin", "test", "reccluster", "-o", "json")
+    assert result.exit_code == 1
+    run = result.json()
+    assert run["verdict"] == "could not be tested"
+    assert "is not a ClusterConformance" in run["failures"][0]["message"]
