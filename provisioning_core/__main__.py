@@ -1,5 +1,5 @@
 """``python -m provisioning_core`` is ``prov``."""
 
-from provisioning_core.cli import main
+from provisioning_core.cli import run
 
-main()
+run()

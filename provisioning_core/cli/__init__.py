@@ -10,13 +10,17 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+import warnings
+from typing import Any, TextIO
 
 import click
 
 from provisioning_core._version import __version__
 
-__all__ = ["cli", "main"]
+__all__ = ["WARNINGS_LOGGER", "cli", "main", "run"]
+
+# the logger the libraries' warnings go to in a `prov` process: shown with -vv or --debug
+WARNINGS_LOGGER = "provisioning.warnings"
 
 # name -> (module, attribute, short help shown by `prov --help` without importing it)
 _GROUPS: dict[str, tuple[str, str, str]] = {
@@ -84,9 +88,10 @@ def cli(ctx: click.Context, config_file: str | None, debug: bool, verbose: int) 
     Shell completion: eval "$(_PROV_COMPLETE=bash_source prov)" (or zsh_source, fish_source).
     """
     from provisioning_core.cli.common import Settings, debug_logging
+    from provisioning_core.environ import env_flag
 
     ctx.obj = Settings(config_file, verbose, debug=debug)
-    ctx.with_resource(debug_logging(verbose))
+    ctx.with_resource(debug_logging(verbose, debug=debug or env_flag("PROV_DEBUG")))
 
 
 def _debug(argv: list[str] | None) -> bool:
@@ -96,6 +101,35 @@ def _debug(argv: list[str] | None) -> bool:
     # what follows `--` belongs to another program (prov server ssh web -- cmd --debug)
     ours = args[: args.index("--")] if "--" in args else args
     return "--debug" in ours or env_flag("PROV_DEBUG")
+
+
+def run() -> None:
+    """The ``prov`` console script and ``python -m provisioning_core``.
+
+    The process is ours here, so its warnings are too: a library's warning
+    (a deprecation inside a dependency, say) says nothing a user can act on,
+    so it becomes a debug record of :data:`WARNINGS_LOGGER`, shown with
+    ``-vv`` or ``--debug``. Warnings the user asked for with ``python -W`` or
+    ``PYTHONWARNINGS`` are left as asked. :func:`main` leaves the process's
+    warnings alone, so a test or a program calling it keeps its own policy.
+    """
+    if not sys.warnoptions:
+        warnings.showwarning = _log_warning
+    main()
+
+
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,  # noqa: ARG001 - the signature of warnings.showwarning
+    line: str | None = None,
+) -> None:
+    import logging
+
+    text = warnings.formatwarning(message, category, filename, lineno, line).rstrip()
+    logging.getLogger(WARNINGS_LOGGER).debug("%s", text)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from provisioning_core.cli import WARNINGS_LOGGER
+
 if TYPE_CHECKING:
     from provisioning_core.config import Config
     from provisioning_core.operations import Engine, Report
@@ -305,20 +307,32 @@ def emit_report(report: Report, output: str | None) -> None:
 
 
 @contextmanager
-def debug_logging(verbose: int) -> Iterator[None]:
-    """``-v`` logs operations at info level, ``-vv`` at debug, on stderr, secrets masked."""
-    if not verbose:
-        yield
-        return
+def debug_logging(verbose: int, *, debug: bool = False) -> Iterator[None]:
+    """``-v`` logs operations at info level, ``-vv`` at debug, on stderr, secrets masked.
+
+    The libraries' warnings, which ``prov`` turns into debug records of
+    ``provisioning.warnings`` (:func:`provisioning_core.cli.run`), show with
+    ``-vv`` and with ``--debug``.
+    """
+    attached: list[tuple[logging.Logger, bool]] = []
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("provisioning")
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    if verbose:
+        attached.append((logging.getLogger("provisioning"), True))
+        attached[-1][0].setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    if debug and verbose <= 1:
+        # only the warnings: --debug alone does not log every hook call
+        attached.append((logging.getLogger(WARNINGS_LOGGER), False))
+        attached[-1][0].setLevel(logging.DEBUG)
+    for logger, propagate in attached:
+        logger.addHandler(handler)
+        logger.propagate = propagate  # a warning is printed once, by its own handler
     try:
         yield
     finally:
-        root.removeHandler(handler)
+        for logger, _ in attached:
+            logger.removeHandler(handler)
+            logger.propagate = True
 
 
 class _MaskingFormatter(logging.Formatter):
