@@ -130,26 +130,49 @@ def check_choice(value: str, allowed: Sequence[str], *, what: str, field: str) -
 
 
 def read_ssh_keys(values: Iterable[str]) -> list[str]:
-    """Each value is a public key or the path of a public key file."""
+    """Each value is a public key or the path of a public key file; DSA keys are refused."""
     keys: list[str] = []
     for value in values:
         path = Path(value).expanduser()
-        if value.startswith(("ssh-", "ecdsa-", "sk-")):
-            keys.append(value.strip())
-            continue
-        try:
-            text = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
+        inline = value.startswith(("ssh-", "ecdsa-", "sk-"))
+        if inline:
+            text = value.strip()
+        else:
+            try:
+                text = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise InputError(
+                    "cannot read SSH key",
+                    problems=[f"{value}: {exc.strerror or exc} @ --ssh-key"],
+                    hint="give a public key (ssh-ed25519 AAAA...) or the path of a .pub file",
+                ) from None
+            if "PRIVATE KEY" in text:
+                raise InputError(
+                    "refused a private SSH key",
+                    problems=[f"{value} holds a private key @ --ssh-key"],
+                    hint="give the public half, usually the same path ending in .pub",
+                )
+        if is_dsa_key(text):
+            # a key is shown by its start (enough to know it), a file by its path
+            shown = f"{value[: _SHOWN - 3]}..." if inline and len(value) > _SHOWN else value
             raise InputError(
-                "cannot read SSH key",
-                problems=[f"{value}: {exc.strerror or exc} @ --ssh-key"],
-                hint="give a public key (ssh-ed25519 AAAA...) or the path of a .pub file",
-            ) from None
-        if "PRIVATE KEY" in text:
-            raise InputError(
-                "refused a private SSH key",
-                problems=[f"{value} holds a private key @ --ssh-key"],
-                hint="give the public half, usually the same path ending in .pub",
+                "refused a DSA SSH key",
+                problems=[f"{shown} is a DSA (ssh-dss) key @ --ssh-key"],
+                hint="DSA is deprecated and OpenSSH no longer accepts it; make an ed25519 key "
+                "(ssh-keygen -t ed25519) and give its .pub file",
             )
         keys.append(text)
     return keys
+
+
+_SHOWN = 40  # characters of an inline key an error shows
+
+# DSA's key types: OpenSSH 10 dropped them and cryptography 51 deprecates DSA
+DSA_KEY_TYPES = ("ssh-dss", "ssh-dss-cert-v01@openssh.com")
+
+
+def is_dsa_key(text: str) -> bool:
+    """Whether any line of ``text`` (OpenSSH public key lines) is a DSA key."""
+    return any(
+        line.split(maxsplit=1)[0] in DSA_KEY_TYPES for line in text.splitlines() if line.strip()
+    )

@@ -69,3 +69,18 @@ def test_ssh_keys(tmp_path):
     assert "abc" not in str(info.value)
     with pytest.raises(InputError, match="cannot read SSH key"):
         read_ssh_keys([str(tmp_path / "missing.pub")])
+
+
+def test_ssh_keys_refuse_dsa_given_inline_or_in_a_file(tmp_path):
+    dsa = "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2 me@old"
+    good = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@new"
+    keys = tmp_path / "keys.pub"
+    keys.write_text(f"{good}\n{dsa}\n")
+    assert read_ssh_keys([good]) == [good]
+    for value, shown in ((dsa, f"{dsa[:37]}..."), (str(keys), str(keys))):
+        with pytest.raises(InputError) as info:
+            read_ssh_keys([good, value])
+        assert str(info.value).startswith("refused a DSA SSH key\n")
+        assert info.value.problems == [f"{shown} is a DSA (ssh-dss) key @ --ssh-key"]
+        assert "ssh-keygen -t ed25519" in info.value.hint
+        assert info.value.exit_code == 2

@@ -67,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    # a library's warning is one line of the log, like everything else the daemon says
+    logging.captureWarnings(capture=True)
     from provisioning_provider_local.sshd import serve  # asyncssh: only in the daemon itself
 
     sandbox = Sandbox(args.directory)

@@ -12,6 +12,10 @@ from provisioning_provider_local.store import client_key_path
 
 __all__ = ["ensure_client_key", "make_host_key", "parse_public_keys"]
 
+# DSA is neither generated, offered nor accepted: OpenSSH 10 dropped it, cryptography 51
+# deprecates it, and asyncssh leaves it out of its default algorithms
+_DSA = ("ssh-dss", "ssh-dss-cert-v01@openssh.com")
+
 
 def _write_private(path: Path, data: bytes, mode: int) -> None:
     """Write ``data`` to ``path`` atomically, never readable by others, not even briefly."""
@@ -75,6 +79,12 @@ def parse_public_keys(values: list[str]) -> tuple[list[str], list[str]]:
         for line in value.splitlines():
             text = line.strip()
             if not text or text.startswith("#"):
+                continue
+            if text.split(maxsplit=1)[0] in _DSA:
+                problems.append(
+                    "a DSA key (ssh-dss), which the sandboxes' SSH server does not accept: "
+                    f"use an ed25519 key (ssh-keygen -t ed25519) @ $.ssh_keys[{index}]"
+                )
                 continue
             try:
                 asyncssh.import_public_key(text)

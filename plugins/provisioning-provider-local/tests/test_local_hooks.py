@@ -149,3 +149,16 @@ def test_settings_come_from_the_configuration(prov_home):
     code, output = prov("server", "list", "--provider", "local")
     assert code == 2
     assert "ssh_port must be a port number 1-65535, not 'x'" in output
+
+
+def test_create_refuses_a_dsa_key_naming_what_to_use(local):
+    dsa = "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2USZp user@old"
+    with pytest.raises(ConfigError) as caught:
+        local.call("create_server", config=config("web-1", ssh_keys=[dsa]), check=False)
+    assert caught.value.problems == [
+        (
+            "a DSA key (ssh-dss), which the sandboxes' SSH server does not accept: "
+            "use an ed25519 key (ssh-keygen -t ed25519) @ $.ssh_keys[0]"
+        )
+    ]
+    assert local.call("list_servers") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 from pathlib import Path
 
@@ -136,3 +137,26 @@ def test_ssh_access_names_the_sandbox(web):
     assert access.host.startswith("127.0.0.")
     assert access.user == getpass.getuser()
     assert access.host_key.startswith("ssh-ed25519 ")
+
+
+def test_dsa_is_never_offered_as_a_host_key(web):
+    """The sandbox's SSH server offers no DSA (ssh-dss) host key: a client that
+    accepts only DSA finds nothing in common."""
+    _, access = web
+
+    async def go() -> None:
+        async with asyncssh.connect(
+            access.host,
+            access.port,
+            username=access.user,
+            client_keys=[access.key_path],
+            known_hosts=None,
+            server_host_key_algs=["ssh-dss"],
+            agent_path=None,
+            config=None,
+            connect_timeout=15,
+        ):
+            pass  # pragma: no cover - the key exchange fails first
+
+    with pytest.raises(asyncssh.KeyExchangeFailed):
+        asyncio.run(go())
