@@ -236,8 +236,15 @@ class SshAccess:
 
 @frozen
 class ProviderAuth:
-    """Credentials; every secret field is a :class:`Secret`."""
+    """Credentials; every secret field is a :class:`Secret`.
 
+    ``method`` is the seed's ``auth.method``: which of the credentials the
+    provider should use ("api_key", "basic", "certificate", "oauth", or one of
+    the provider's own such as aws's "profile"); each provider's
+    ``validate_config`` says which it supports and what each one needs.
+    """
+
+    method: str | None = None
     token: Secret | None = None
     username: str | None = None
     password: Secret | None = None

@@ -682,7 +682,7 @@ def test_bad_provider_settings_name_each_problem_by_its_path(work):
         " are not valid"
     )
     assert "provider-specific keys go under [providers.upcloud.options]" in error.hint
-    assert "[providers.upcloud.auth] takes: token, username, password" in error.hint
+    assert "[providers.upcloud.auth] takes: method, token, username, password" in error.hint
     assert "[providers.upcloud] takes the tables auth, api, defaults, features" in error.hint
 
 
