@@ -95,9 +95,12 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks in bench/: numbers and ratios against a baseline, never assertions."""
     # hatchling and pip build the fixture plugin the operations benchmark installs;
-    # the upcloud section measures that plugin against its emulator
+    # the upcloud section measures that plugin against its emulator, aws against moto
     _locked(session)
-    session.install("-e", ".[test]", "./plugins/provisioning-provider-upcloud")
+    session.install(
+        "-e", ".[test]", "./plugins/provisioning-provider-upcloud",
+        "./plugins/provisioning-provider-aws[test]",
+    )  # fmt: skip
     session.run("python", "bench/run.py", *session.posargs)
 
 

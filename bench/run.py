@@ -25,8 +25,9 @@ _NEUTRALISED = ("PROV_NO_SCAN_CACHE", "PROV_LOAD_PLUGINS", "PROV_DISABLE_PLUGINS
 # hot: the in-process hot paths (cases.py); cli and ops: whole commands (cli_cases.py);
 # runtime: commands, steps and downloads over SSH (runtime_cases.py);
 # author: the pytest plugin's cost and prov plugin new (author_cases.py);
-# upcloud: the upcloud provider against its emulator (upcloud_cases.py)
-SECTIONS = ("hot", "cli", "ops", "runtime", "author", "upcloud")
+# upcloud: the upcloud provider against its emulator (upcloud_cases.py);
+# aws: the aws provider against moto's server (aws_cases.py)
+SECTIONS = ("hot", "cli", "ops", "runtime", "author", "upcloud", "aws")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -43,7 +44,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "cli (prov in a fresh process), ops (100 creates through the engine), "
         "runtime (commands, steps and downloads over SSH), "
         "author (the pytest plugin's cost, prov plugin new), "
-        "upcloud (the upcloud provider against its emulator); default: all",
+        "upcloud (the upcloud provider against its emulator), "
+        "aws (the aws provider against moto's server); default: all",
     )
     args = parser.parse_args(argv)
     args.only = [s for s in SECTIONS if s in (args.only or SECTIONS)]
@@ -73,6 +75,7 @@ def _run(args: argparse.Namespace, root: Path) -> int:
     # no bench/__pycache__ left behind; the plugin sites are byte-compiled explicitly
     sys.dont_write_bytecode = True
     import author_cases
+    import aws_cases
     import cases  # imports the core: only now that PROV_HOME is set
     import cli_cases
     import runtime_cases
@@ -94,7 +97,11 @@ def _run(args: argparse.Namespace, root: Path) -> int:
             "small": f"{cases.SMALL_PLUGINS} plugin dists",
         }
     for section, fn in (
-        cli_cases.SECTIONS | runtime_cases.SECTIONS | author_cases.SECTIONS | upcloud_cases.SECTIONS
+        cli_cases.SECTIONS
+        | runtime_cases.SECTIONS
+        | author_cases.SECTIONS
+        | upcloud_cases.SECTIONS
+        | aws_cases.SECTIONS
     ).items():
         if section in args.only:
             _section(section, fn, report, root, quick=args.quick)
