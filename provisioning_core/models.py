@@ -154,16 +154,54 @@ def _non_negative_or_none(_: Any, attribute: attrs.Attribute[Any], value: int | 
 # --- providers --------------------------------------------------------------
 
 
+# the seed's spellings of a rule (FirewallRule in the Extension Development API), and ours
+RULE_DIRECTIONS = {"ingress": "in", "egress": "out"}
+RULE_ACTIONS = {"allow": "accept", "deny": "drop"}
+
+
+def _direction(value: str) -> str:
+    return RULE_DIRECTIONS.get(value, value) if isinstance(value, str) else value
+
+
+def _action(value: str) -> str:
+    return RULE_ACTIONS.get(value, value) if isinstance(value, str) else value
+
+
+def _port_end(rule: FirewallRule, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is None:
+        return
+    if rule.port is None:
+        raise ValueError(f"invalid {attribute.name} {value}: a range needs its first port, port")
+    if not rule.port <= value <= _MAX_PORT:
+        raise ValueError(
+            f"invalid {attribute.name} {value}: expected {rule.port}-65535 (at least port)"
+        )
+
+
 @frozen
 class FirewallRule:
-    """One firewall rule; ``port`` None means every port of the protocol."""
+    """One firewall rule; ``port`` None means every port of the protocol.
 
-    direction: str = field(validator=_one_of("in", "out"))
+    ``port_end`` makes ``port``..``port_end`` a range (None: ``port`` alone).
+    The seed's spellings are taken too: direction ``ingress``/``egress``,
+    action ``allow``/``deny``, and, when structured from a mapping, ``port``
+    as a string (``"22"``, ``"8000-8100"``); they read back as ours.
+    """
+
+    direction: str = field(converter=_direction, validator=_one_of("in", "out"))
     protocol: str = field(validator=_one_of("tcp", "udp", "icmp", "any"))
-    action: str = field(validator=_one_of("accept", "drop", "reject"))
+    action: str = field(converter=_action, validator=_one_of("accept", "drop", "reject"))
     port: int | None = field(default=None, validator=_port)
     source: str | None = None
     destination: str | None = None
+    port_end: int | None = field(default=None, validator=_port_end, kw_only=True)
+
+    @property
+    def ports(self) -> tuple[int, int] | None:
+        """(first, last) port of the rule, or None for every port."""
+        if self.port is None:
+            return None
+        return self.port, self.port_end if self.port_end is not None else self.port
 
 
 @frozen

@@ -177,3 +177,39 @@ def test_errors_pickle_with_their_attributes():
         "h",
         error.exit_code,
     )
+
+
+def test_firewall_rules_as_the_seed_writes_them():
+    """The seed's FirewallRule: ingress/egress, allow/deny, port a string, destination."""
+    from provisioning_core import FirewallRule, structure, unstructure
+
+    seed = [
+        {"direction": "ingress", "protocol": "tcp", "port": "22", "action": "allow", "source": "0.0.0.0/0"},
+        {"direction": "ingress", "protocol": "tcp", "port": "8000-8100", "action": "allow"},
+        {"direction": "egress", "protocol": "udp", "port": "53", "action": "deny", "destination": "10.0.0.2"},
+    ]
+    rules = [structure(r, FirewallRule) for r in seed]
+    assert rules == [
+        FirewallRule("in", "tcp", "accept", 22, "0.0.0.0/0"),
+        FirewallRule("in", "tcp", "accept", 8000, port_end=8100),
+        FirewallRule("out", "udp", "drop", 53, destination="10.0.0.2"),
+    ]
+    assert [r.ports for r in rules] == [(22, 22), (8000, 8100), (53, 53)]
+    assert FirewallRule("in", "any", "accept").ports is None
+    # ours is what reads back, and structures again to the same rule
+    assert unstructure(rules[1]) == {
+        "direction": "in", "protocol": "tcp", "action": "accept", "port": 8000,
+        "source": None, "destination": None, "port_end": 8100,
+    }  # fmt: skip
+    assert structure(unstructure(rules[1]), FirewallRule) == rules[1]
+    for bad, message in [
+        ({"port": "8100-8000"}, "invalid port_end 8000: expected 8100-65535 (at least port)"),
+        ({"port": "http"}, "invalid port 'http': expected a number, N-M, or *"),
+        ({"port": "1-2", "port_end": 3}, "port '1-2' is a range and port_end is given too"),
+        ({"port_end": 3}, "invalid port_end 3: a range needs its first port, port"),
+        ({"action": "permit"}, "invalid action 'permit': expected one of accept, drop, reject"),
+    ]:
+        rule = {"direction": "in", "protocol": "tcp", "action": "accept", **bad}
+        with pytest.raises(DataValidationError) as caught:
+            structure(rule, FirewallRule)
+        assert caught.value.problems == [f"{message} @ $"], bad

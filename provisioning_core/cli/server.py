@@ -249,8 +249,9 @@ def ssh(server: str, command: tuple[str, ...], provider: str | None, print_only:
     multiple=True,
     required=True,
     metavar="RULE",
-    help="DIRECTION,PROTOCOL,PORT,ACTION[,SOURCE]: e.g. in,tcp,22,accept,10.0.0.0/8 "
-    "(PORT * for all); repeatable; replaces every rule of the server.",
+    help="DIRECTION,PROTOCOL,PORT,ACTION[,SOURCE[,DESTINATION]]: e.g. in,tcp,22,accept,10.0.0.0/8 "
+    "(PORT a number, a range 8000-8100, or * for all); repeatable; replaces every rule of the "
+    "server.",
 )
 @provider_option()
 @check_option

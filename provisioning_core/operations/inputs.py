@@ -25,7 +25,8 @@ __all__ = [
 ]
 
 _TAG_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,62}$")
-_RULE_FIELDS = ("direction", "protocol", "port", "action", "source")
+_RULE_FIELDS = ("direction", "protocol", "port", "action", "source", "destination")
+_RULE_SHAPE = "DIRECTION,PROTOCOL,PORT,ACTION[,SOURCE[,DESTINATION]]"
 
 
 def parse_tags(values: Iterable[str], *, field: str = "--tag") -> dict[str, str]:
@@ -53,29 +54,34 @@ def parse_tags(values: Iterable[str], *, field: str = "--tag") -> dict[str, str]
 
 
 def parse_rule(text: str, *, field: str = "--rule") -> FirewallRule:
-    """``DIRECTION,PROTOCOL,PORT,ACTION[,SOURCE]`` (PORT ``*`` for every port) as a rule.
+    """``DIRECTION,PROTOCOL,PORT,ACTION[,SOURCE[,DESTINATION]]`` as a rule.
 
+    PORT is a number, a range ``8000-8100``, or ``*`` for every port; the
+    seed's words are taken too (``ingress``/``egress``, ``allow``/``deny``).
     ``in,tcp,22,accept,10.0.0.0/8`` accepts SSH from one network.
     """
     parts = [p.strip() for p in text.split(",")]
     if not 4 <= len(parts) <= len(_RULE_FIELDS):  # noqa: PLR2004 - the four required fields
         raise InputError(
             f"invalid firewall rule {text!r}",
-            problems=[f"expected DIRECTION,PROTOCOL,PORT,ACTION[,SOURCE] @ {field}"],
+            problems=[f"expected {_RULE_SHAPE} @ {field}"],
             hint="for example: --rule in,tcp,22,accept  or  --rule in,tcp,*,drop,10.0.0.0/8",
         )
     values = dict(zip(_RULE_FIELDS, parts, strict=False))
     port_text = values["port"]
-    port: int | None = None
+    ports: tuple[int, int | None] | None = None
     if port_text not in {"*", ""}:
+        low, dash, high = port_text.partition("-")
         try:
-            port = int(port_text)
+            ports = (int(low), int(high) if dash else None)
         except ValueError:
             raise InputError(
                 f"invalid firewall rule {text!r}",
-                problems=[f"port {port_text!r} is not a number 1-65535 or * @ {field}"],
+                problems=[
+                    f"port {port_text!r} is not a number 1-65535, a range N-M or * @ {field}"
+                ],
             ) from None
-    problem = _rule_problem(values, port)
+    problem = _rule_problem(values, ports)
     if problem:
         raise InputError(f"invalid firewall rule {text!r}", problems=[f"{problem} @ {field}"])
     try:
@@ -83,24 +89,27 @@ def parse_rule(text: str, *, field: str = "--rule") -> FirewallRule:
             direction=values["direction"].lower(),
             protocol=values["protocol"].lower(),
             action=values["action"].lower(),
-            port=port,
+            port=ports[0] if ports else None,
+            port_end=ports[1] if ports else None,
             source=values.get("source") or None,
+            destination=values.get("destination") or None,
         )
     except ValueError as exc:
         raise InputError(f"invalid firewall rule {text!r}", problems=[f"{exc} @ {field}"]) from None
 
 
-def _rule_problem(values: dict[str, str], port: int | None) -> str | None:
+def _rule_problem(values: dict[str, str], ports: tuple[int, int | None] | None) -> str | None:
     import ipaddress
 
-    if port is not None and values["protocol"].lower() in {"icmp", "any"}:
+    if ports is not None and values["protocol"].lower() in {"icmp", "any"}:
         return f"a port makes no sense for protocol {values['protocol']}; use *"
-    source = values.get("source")
-    if source:
-        try:
-            ipaddress.ip_network(source, strict=False)
-        except ValueError:
-            return f"source {source!r} is not an IP address or network (10.0.0.0/8)"
+    for name in ("source", "destination"):
+        peer = values.get(name)
+        if peer:
+            try:
+                ipaddress.ip_network(peer, strict=False)
+            except ValueError:
+                return f"{name} {peer!r} is not an IP address or network (10.0.0.0/8)"
     return None
 
 

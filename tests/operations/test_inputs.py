@@ -35,9 +35,21 @@ def test_rules():
         "in", "tcp", "accept", 22, "10.0.0.0/8"
     )
     assert parse_rule("OUT, udp, *, drop") == FirewallRule("out", "udp", "drop", None)
+    # the seed's words, a port range and a destination
+    assert parse_rule("ingress,tcp,8000-8100,allow,10.0.0.0/8,192.168.1.5") == FirewallRule(
+        "in", "tcp", "accept", 8000, "10.0.0.0/8", "192.168.1.5", port_end=8100
+    )
+    assert parse_rule("egress,udp,53,deny") == FirewallRule("out", "udp", "drop", 53)
     for bad, problem in [
-        ("in,tcp,22", "expected DIRECTION,PROTOCOL,PORT,ACTION[,SOURCE] @ --rule"),
-        ("in,tcp,ssh,accept", "port 'ssh' is not a number 1-65535 or * @ --rule"),
+        ("in,tcp,22", "expected DIRECTION,PROTOCOL,PORT,ACTION[,SOURCE[,DESTINATION]] @ --rule"),
+        ("in,tcp,ssh,accept", "port 'ssh' is not a number 1-65535, a range N-M or * @ --rule"),
+        ("in,tcp,90-80,accept", "invalid port_end 80: expected 90-65535 (at least port) @ --rule"),
+        ("in,tcp,1-x,accept", "port '1-x' is not a number 1-65535, a range N-M or * @ --rule"),
+        ("in,icmp,1-2,accept", "a port makes no sense for protocol icmp; use * @ --rule"),
+        (
+            "in,tcp,22,accept,,nowhere",
+            "destination 'nowhere' is not an IP address or network (10.0.0.0/8) @ --rule",
+        ),
         (
             "in,gre,22,accept",
             "invalid protocol 'gre': expected one of tcp, udp, icmp, any @ --rule",

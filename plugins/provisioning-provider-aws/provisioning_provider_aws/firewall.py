@@ -47,7 +47,7 @@ def permissions(
         )
         permission: dict[str, Any] = {"IpProtocol": _PROTOCOLS[rule.protocol], **ranges}
         if rule.protocol in ("tcp", "udp"):
-            low, high = (rule.port, rule.port) if rule.port is not None else (0, 65535)
+            low, high = rule.ports or (0, 65535)
             permission.update(FromPort=low, ToPort=high)
         elif rule.protocol == "icmp":
             permission.update(FromPort=-1, ToPort=-1)

@@ -152,6 +152,7 @@ def test_firewall_rules_are_one_group_per_server_replaced_exactly(aws, lab):
         FirewallRule("in", "tcp", "accept", 443, source="10.0.0.0/8"),
         FirewallRule("in", "udp", "accept", 53, source="192.168.1.7"),
         FirewallRule("in", "icmp", "accept"),
+        FirewallRule("ingress", "tcp", "allow", 8000, port_end=8100),  # the seed's words
         FirewallRule("out", "tcp", "accept", 443),
     ]
     aws.call("configure_firewall", server_id=server.id, rules=rules)
@@ -159,6 +160,7 @@ def test_firewall_rules_are_one_group_per_server_replaced_exactly(aws, lab):
     assert ingress == [
         ("icmp", -1, -1, "0.0.0.0/0"),
         ("tcp", 443, 443, "10.0.0.0/8"),
+        ("tcp", 8000, 8100, "0.0.0.0/0"),
         ("udp", 53, 53, "192.168.1.7/32"),
     ]  # port 22 was revoked
     assert egress == [("tcp", 443, 443, "0.0.0.0/0")]

@@ -5,7 +5,8 @@ is accepted.  With rules, the first rule that applies decides (``accept``
 lets the connection in, ``drop`` and ``reject`` close it at once); when none
 applies the connection is refused: a firewall with rules is an allow list.
 A rule applies when its direction is ``in``, its protocol ``tcp`` or
-``any``, its port None or 22, its source None or a network holding the
+``any``, its port None, 22 or a range holding 22 (``port``..``port_end``),
+its source None or a network holding the
 client's address, and its destination None or a network holding the
 sandbox's address.  Stdlib only: the daemon evaluates this on every new
 connection.
@@ -33,12 +34,20 @@ def _within(address: str, network: str | None) -> bool:
         return False  # an unreadable network holds nobody
 
 
+def _holds(rule: Rule, port: int) -> bool:
+    first = rule.get("port")
+    if first is None:
+        return True
+    last = rule.get("port_end")
+    return bool(first <= port <= (first if last is None else last))
+
+
 def applies(rule: Rule, *, client: str, server: str, port: int = SSH_PORT) -> bool:
     """Whether ``rule`` concerns a TCP connection from ``client`` to ``server:port``."""
     return (
         rule.get("direction") == "in"
         and rule.get("protocol") in ("tcp", "any")
-        and rule.get("port") in (None, port)
+        and _holds(rule, port)
         and _within(client, rule.get("source"))
         and _within(server, rule.get("destination"))
     )
@@ -58,7 +67,10 @@ def decide(
 
 def rule_text(rule: Rule) -> str:
     """A rule as one line for logs: ``in tcp 22 accept from 10.0.0.0/8``."""
-    text = f"{rule.get('direction')} {rule.get('protocol')} {rule.get('port') or '*'} "
+    ports = str(rule.get("port") or "*")
+    if rule.get("port") and rule.get("port_end") not in (None, rule.get("port")):
+        ports += f"-{rule['port_end']}"
+    text = f"{rule.get('direction')} {rule.get('protocol')} {ports} "
     text += str(rule.get("action"))
     if rule.get("source"):
         text += f" from {rule['source']}"

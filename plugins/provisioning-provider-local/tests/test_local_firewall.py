@@ -12,7 +12,9 @@ from provisioning_core import FirewallRule
 from provisioning_provider_local.firewall import decide
 
 
-def rule(direction="in", protocol="tcp", action="accept", port=22, source=None, destination=None):
+def rule(
+    direction="in", protocol="tcp", action="accept", port=22, source=None, destination=None, **more
+):
     return {
         "direction": direction,
         "protocol": protocol,
@@ -20,6 +22,7 @@ def rule(direction="in", protocol="tcp", action="accept", port=22, source=None, 
         "port": port,
         "source": source,
         "destination": destination,
+        **more,
     }
 
 
@@ -36,6 +39,9 @@ def rule(direction="in", protocol="tcp", action="accept", port=22, source=None, 
         ([rule(source="127.0.0.1")], ("accept", 0)),
         ([rule(destination="127.0.0.3/32", action="drop"), rule()], ("accept", 1)),
         ([rule(source="not-a-network", action="drop"), rule()], ("accept", 1)),
+        # port ranges: 20-30 holds 22, 23-30 does not
+        ([rule(port=20, port_end=30, action="drop"), rule()], ("drop", 0)),
+        ([rule(port=23, port_end=30, action="drop"), rule()], ("accept", 1)),
     ],
 )
 def test_the_first_rule_that_applies_decides(rules, expected):

@@ -287,8 +287,8 @@ def _range(value: str, where: str) -> tuple[str, str, str]:
 def rule_body(rule: FirewallRule | Mapping[str, Any], index: int = 0) -> dict[str, str]:
     """A core firewall rule as the body of UpCloud's ``POST /server/{uuid}/firewall_rule``.
 
-    ``any`` protocol is a rule without protocol; ``port`` is the destination
-    port; ``source``/``destination`` (an address or a CIDR network) become
+    ``any`` protocol is a rule without protocol; ``port`` (to ``port_end``)
+    is the destination port range; ``source``/``destination`` (an address or a CIDR network) become
     UpCloud's address ranges and decide the family (IPv4 unless an IPv6
     address is given).
     """
@@ -320,8 +320,9 @@ def rule_body(rule: FirewallRule | Mapping[str, Any], index: int = 0) -> dict[st
         body["protocol"] = protocol
     if protocol or families:  # a rule without either covers both families
         body["family"] = families.pop() if families else "IPv4"
-    if rule.port is not None:
-        body["destination_port_start"] = body["destination_port_end"] = str(rule.port)
+    if rule.ports is not None:
+        first, last = rule.ports
+        body["destination_port_start"], body["destination_port_end"] = str(first), str(last)
     return body
 
 

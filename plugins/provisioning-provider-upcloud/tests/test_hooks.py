@@ -451,3 +451,12 @@ def test_a_bad_firewall_rule_is_refused_before_any_write(upcloud, emulator):
             ],
         )
     assert emulator.writes == writes
+
+
+def test_a_port_range_is_one_upcloud_rule(upcloud, emulator):
+    server = upcloud.create()
+    rules = [FirewallRule("ingress", "tcp", "allow", 8000, port_end=8100)]  # the seed's words
+    upcloud.call("configure_firewall", server_id=server.id, rules=rules)
+    (got,) = emulator_rules(emulator, server.id)
+    assert (got["direction"], got["action"]) == ("in", "accept")
+    assert (got["destination_port_start"], got["destination_port_end"]) == ("8000", "8100")
