@@ -20,7 +20,7 @@ from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception, transform_error
 
 from provisioning_core.errors import DataValidationError
-from provisioning_core.models import FirewallRule, _StrEnum
+from provisioning_core.models import FirewallRule, _StrEnum, parse_ports
 from provisioning_core.secret import MASK, Secret
 
 __all__ = ["converter", "structure", "type_name", "unstructure"]
@@ -103,24 +103,18 @@ converter.register_structure_hook_factory(_is_list, _list_hook_factory)
 
 converter.register_structure_hook_factory(attrs.has, _attrs_hook_factory)
 _rule_from_dict = _attrs_hook_factory(FirewallRule)
-_PORTS = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
 def _structure_rule(value: Any, cls: type) -> Any:
     """A rule; the seed writes ``port`` as a string: ``"22"``, ``"8000-8100"``."""
     if isinstance(value, Mapping) and isinstance(value.get("port"), str):
-        text = value["port"]
+        ports = parse_ports(value["port"])
         data = dict(value)
-        if text.strip() in {"", "*"}:
-            data["port"] = None
-        elif match := _PORTS.match(text):
-            if match.group(2) is not None and data.get("port_end") is not None:
-                raise ValueError(f"port {text!r} is a range and port_end is given too")
-            data["port"] = int(match.group(1))
-            if match.group(2) is not None:
-                data["port_end"] = int(match.group(2))
-        else:
-            raise ValueError(f"invalid port {text!r}: expected a number, N-M, or *")
+        if ports is not None and ports[1] is not None and data.get("port_end") is not None:
+            raise ValueError(f"port {value['port']!r} is a range and port_end is given too")
+        data["port"] = ports[0] if ports else None
+        if ports is not None and ports[1] is not None:
+            data["port_end"] = ports[1]
         value = data
     return _rule_from_dict(value, cls)
 

@@ -178,6 +178,23 @@ def _port_end(rule: FirewallRule, attribute: attrs.Attribute[Any], value: int | 
         )
 
 
+_PORTS = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+def parse_ports(text: str) -> tuple[int, int | None] | None:
+    """``"22"``, ``"8000-8100"`` or ``"*"``/``""`` as (port, port_end) or None (every port).
+
+    The one reading of a port text, for the seed's records and for ``--rule``.
+    Raises ValueError naming the text; the range itself is checked by the model.
+    """
+    if text.strip() in {"", "*"}:
+        return None
+    match = _PORTS.match(text)
+    if match is None:
+        raise ValueError(f"port {text!r} is not a number 1-65535, a range N-M or *")
+    return int(match.group(1)), int(match.group(2)) if match.group(2) is not None else None
+
+
 @frozen
 class FirewallRule:
     """One firewall rule; ``port`` None means every port of the protocol.

@@ -204,7 +204,7 @@ def test_firewall_rules_as_the_seed_writes_them():
     assert structure(unstructure(rules[1]), FirewallRule) == rules[1]
     for bad, message in [
         ({"port": "8100-8000"}, "invalid port_end 8000: expected 8100-65535 (at least port)"),
-        ({"port": "http"}, "invalid port 'http': expected a number, N-M, or *"),
+        ({"port": "http"}, "port 'http' is not a number 1-65535, a range N-M or *"),
         ({"port": "1-2", "port_end": 3}, "port '1-2' is a range and port_end is given too"),
         ({"port_end": 3}, "invalid port_end 3: a range needs its first port, port"),
         ({"action": "permit"}, "invalid action 'permit': expected one of accept, drop, reject"),

@@ -314,25 +314,32 @@ def debug_logging(verbose: int, *, debug: bool = False) -> Iterator[None]:
     ``provisioning.warnings`` (:func:`provisioning_core.cli.run`), show with
     ``-vv`` and with ``--debug``.
     """
-    attached: list[tuple[logging.Logger, bool]] = []
+    attached: list[tuple[logging.Logger, int, bool]] = []  # (logger, level, propagate)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if verbose:
-        attached.append((logging.getLogger("provisioning"), True))
-        attached[-1][0].setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+        attached.append(
+            (
+                logging.getLogger("provisioning"),
+                logging.DEBUG if verbose > 1 else logging.INFO,
+                True,
+            )
+        )
     if debug and verbose <= 1:
         # only the warnings: --debug alone does not log every hook call
-        attached.append((logging.getLogger(WARNINGS_LOGGER), False))
-        attached[-1][0].setLevel(logging.DEBUG)
-    for logger, propagate in attached:
+        attached.append((logging.getLogger(WARNINGS_LOGGER), logging.DEBUG, False))
+    saved = [(logger, logger.level, logger.propagate) for logger, _, _ in attached]
+    for logger, level, propagate in attached:
         logger.addHandler(handler)
+        logger.setLevel(level)
         logger.propagate = propagate  # a warning is printed once, by its own handler
     try:
         yield
     finally:
-        for logger, _ in attached:
+        for logger, level, propagate in saved:  # an in-process caller's next run starts clean
             logger.removeHandler(handler)
-            logger.propagate = True
+            logger.setLevel(level)
+            logger.propagate = propagate
 
 
 class _MaskingFormatter(logging.Formatter):

@@ -13,7 +13,7 @@ from pathlib import Path
 import attrs
 
 from provisioning_core.errors import InputError
-from provisioning_core.models import FirewallRule, ServerConfig
+from provisioning_core.models import FirewallRule, ServerConfig, parse_ports
 
 __all__ = [
     "check_choice",
@@ -68,19 +68,10 @@ def parse_rule(text: str, *, field: str = "--rule") -> FirewallRule:
             hint="for example: --rule in,tcp,22,accept  or  --rule in,tcp,*,drop,10.0.0.0/8",
         )
     values = dict(zip(_RULE_FIELDS, parts, strict=False))
-    port_text = values["port"]
-    ports: tuple[int, int | None] | None = None
-    if port_text not in {"*", ""}:
-        low, dash, high = port_text.partition("-")
-        try:
-            ports = (int(low), int(high) if dash else None)
-        except ValueError:
-            raise InputError(
-                f"invalid firewall rule {text!r}",
-                problems=[
-                    f"port {port_text!r} is not a number 1-65535, a range N-M or * @ {field}"
-                ],
-            ) from None
+    try:
+        ports = parse_ports(values["port"])
+    except ValueError as exc:
+        raise InputError(f"invalid firewall rule {text!r}", problems=[f"{exc} @ {field}"]) from None
     problem = _rule_problem(values, ports)
     if problem:
         raise InputError(f"invalid firewall rule {text!r}", problems=[f"{problem} @ {field}"])

@@ -46,6 +46,7 @@ METHODS = ("api_key", "profile")
 
 log = logging.getLogger("provisioning.providers.aws")
 
+# refused before anything was done: safe to repeat, even a create
 _THROTTLED = {
     "RequestLimitExceeded",
     "Throttling",
@@ -54,12 +55,11 @@ _THROTTLED = {
     "RequestThrottled",
     "RequestThrottledException",
     "TooManyRequestsException",
-    "ServiceUnavailable",
-    "Unavailable",
-    "InternalError",
-    "InternalFailure",
-    "InsufficientInstanceCapacity",
 }
+_NO_CAPACITY = "InsufficientInstanceCapacity"
+# AWS failing: the request may or may not have taken effect
+_FAILING = {"ServiceUnavailable", "Unavailable", "InternalError", "InternalFailure"}
+_GATEWAY_TIMEOUT = 504
 _REFUSED = {
     "AuthFailure",
     "InvalidClientTokenId",
@@ -147,11 +147,46 @@ class Aws:
         except Exception as exc:
             raise self._error(exc, service, operation, kwargs) from None
 
+    def _client_error(self, exc: Any, what: str, kwargs: dict[str, Any]) -> Exception:
+        """What AWS answered with an error, as the core's error."""
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "")) or "Unknown"
+        message = str(error.get("Message", "")) or str(exc)
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in _NOT_FOUND:
+            ids = kwargs.get("InstanceIds") or ["?"]
+            return ServerNotFound(str(ids[0]), provider=PROVIDER)
+        if code in _THROTTLED:
+            # status None: refused before acting, so the core may repeat even a create
+            return TransientError(
+                f"{what}: {code}: {message}",
+                hint="AWS is limiting this account's requests; the core retries "
+                "(providers.aws.api.retries, api.rate_limit)",
+            )
+        if code == _NO_CAPACITY:
+            return TransientError(
+                f"{what}: {code}: {message}",
+                hint="AWS has no capacity for this instance type in this zone just now; "
+                "the core retries, or pick another --zone or --plan",
+            )
+        if code in _FAILING or status >= _SERVER_ERROR:
+            # the status tells the core a change may have been made: not repeated blindly
+            return TransientError(
+                f"{what}: {code}: {message}",
+                hint="AWS is failing; reads are retried (providers.aws.api.retries)",
+                status=status or _SERVER_ERROR,
+            )
+        if code in _REFUSED:
+            return refused_credentials(self.settings, f"{code}: {message}")
+        return ProvisioningError(f"{what}: {code}: {message}", hint=_hint(code))
+
     def _error(  # noqa: PLR0911 - one return per kind of failure, in the order checked
         self, exc: Exception, service: str, operation: str, kwargs: dict[str, Any]
     ) -> Exception:
         from botocore.exceptions import (
             ClientError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
             HTTPClientError,
             NoCredentialsError,
             NoRegionError,
@@ -164,23 +199,7 @@ class Aws:
 
         what = f"AWS {service} {operation}"
         if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", "")) or "Unknown"
-            message = str(error.get("Message", "")) or str(exc)
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            if code in _NOT_FOUND:
-                ids = kwargs.get("InstanceIds") or ["?"]
-                return ServerNotFound(str(ids[0]), provider=PROVIDER)
-            if code in _THROTTLED or status >= _SERVER_ERROR:
-                return TransientError(
-                    f"{what}: {code}: {message}",
-                    hint="AWS is busy or limiting this account's requests; the core retries "
-                    "(providers.aws.api.retries, api.rate_limit)",
-                    status=status or None,
-                )
-            if code in _REFUSED:
-                return refused_credentials(self.settings, f"{code}: {message}")
-            return ProvisioningError(f"{what}: {code}: {message}", hint=_hint(code))
+            return self._client_error(exc, what, kwargs)
         if isinstance(exc, (NoCredentialsError, PartialCredentialsError, ProfileNotFound)):
             return refused_credentials(self.settings, str(exc))
         if isinstance(exc, NoRegionError):
@@ -188,10 +207,19 @@ class Aws:
                 f"{what}: no region",
                 problems=[f"set a zone or region @ $.providers.{PROVIDER}.defaults.zone"],
             )
-        if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+        if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+            # nothing was sent: safe to repeat
             return TransientError(
                 f"{what}: cannot reach {self.where}: {exc}",
                 hint=f"check the network and providers.{PROVIDER}.api.base_url",
+            )
+        if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+            # sent, but no (whole) answer: a change may have been made
+            return TransientError(
+                f"{what}: no answer from {self.where}: {exc}",
+                hint="the request may or may not have taken effect; check (prov server list) "
+                f"before trying again; providers.{PROVIDER}.api.timeout sets the wait",
+                status=_GATEWAY_TIMEOUT,
             )
         if isinstance(exc, ProvisioningError):
             return exc

@@ -5,7 +5,8 @@ The group is named ``prov-<hostname>-<instance id>`` and tagged
 egress is exactly the ``out`` rules given, or, when none are, everything
 (AWS's default, so the server still reaches its package mirrors).  Security
 groups only allow: a ``drop`` or ``reject`` rule is refused before anything
-is called.
+is called, and so is an incoming rule's destination or an outgoing rule's
+source (the server itself).
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ def permissions(
             problems.append(
                 f"AWS security groups only allow traffic; {rule.action!r} cannot be expressed "
                 f"@ {field}[{index}].action"
+            )
+            continue
+        # the other end of a rule is the server itself, which a group cannot narrow
+        stray = "destination" if rule.direction == "in" else "source"
+        if getattr(rule, stray):
+            problems.append(
+                f"an {'incoming' if rule.direction == 'in' else 'outgoing'} rule's {stray} is "
+                f"the server itself; a security group cannot narrow it @ {field}[{index}].{stray}"
             )
             continue
         peer = rule.source if rule.direction == "in" else rule.destination

@@ -251,7 +251,7 @@ class AwsLab:
         target = headers.get("X-Amz-Target", headers.get("x-amz-target", ""))
         if target.startswith("AWSPriceListService."):
             return self._pricing(target.split(".", 1)[1], body)
-        action = _action(body, path)
+        action = target.rpartition(".")[2] if target else _action(body, path)
         with self._lock:
             self.requests += 1
             if self._throttled > 0:

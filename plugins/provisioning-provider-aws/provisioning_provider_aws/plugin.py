@@ -23,6 +23,7 @@ Settings (``[providers.aws]``), in the seed's shape:
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -196,7 +197,7 @@ def _check_api(settings: ProviderSettings, warnings: list[str]) -> list[str]:
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             errors.append(
                 f"base_url {base_url!r} is not an http(s) URL such as "
-                f"https://ec2.eu-west-1.amazonaws.com @ {_WHERE}.api.base_url"
+                f"http://127.0.0.1:5000 (one endpoint for every service) @ {_WHERE}.api.base_url"
             )
         elif parts.scheme == "http" and parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
             warnings.append(
@@ -312,6 +313,19 @@ def _check_zone(aws: Aws, zone: str) -> str:
             ],
             hint="prov server zones --provider aws lists them",
         )
+    if region not in _regions(aws):
+        # a server there would be lost: every later call looks in these regions only
+        raise ConfigError(
+            f"zone {zone!r} is in {region}, where the aws provider does not look for servers",
+            problems=[
+                (
+                    f"region {region} is neither the provider's region ({aws.region}) nor one "
+                    "of options.regions @ --zone"
+                )
+            ],
+            hint=f'add it: providers.aws.options.regions = ["{region}"], or make it the '
+            "region of providers.aws.defaults.zone",
+        )
     if zone != region:
         found = aws.call("ec2", "describe_availability_zones", region=region)
         names = [z["ZoneName"] for z in found.get("AvailabilityZones", [])]
@@ -351,19 +365,24 @@ def _key_name(aws: Aws, region: str, public_key: str, *, check: bool) -> str:
         if "InvalidKeyPair.NotFound" not in exc.message:
             raise
         if not check:
-            aws.call(
-                "ec2",
-                "import_key_pair",
-                region=region,
-                KeyName=name,
-                PublicKeyMaterial=public_key.encode(),
-                TagSpecifications=[
-                    {
-                        "ResourceType": "key-pair",
-                        "Tags": [{"Key": MANAGED_TAG, "Value": "provisioning"}],
-                    }
-                ],
-            )
+            try:
+                aws.call(
+                    "ec2",
+                    "import_key_pair",
+                    region=region,
+                    KeyName=name,
+                    PublicKeyMaterial=public_key.encode(),
+                    TagSpecifications=[
+                        {
+                            "ResourceType": "key-pair",
+                            "Tags": [{"Key": MANAGED_TAG, "Value": "provisioning"}],
+                        }
+                    ],
+                )
+            except ProvisioningError as again:
+                # a create running beside this one imported it first: the same key, reused
+                if "InvalidKeyPair.Duplicate" not in again.message:
+                    raise
     return name
 
 
@@ -389,6 +408,7 @@ def _launch_request(
     user: str,
     key_name: str | None,
     extra_keys: list[str],
+    root_device: str | None = None,
 ) -> dict[str, Any]:
     """The run_instances request of ``config`` (every option applied)."""
     tags = [
@@ -421,7 +441,8 @@ def _launch_request(
     size = (config.storage or {}).get("size") or options.get("volume_size")
     if size:
         volume = {"VolumeSize": int(size), "VolumeType": str(options.get("volume_type") or "gp3")}
-        request["BlockDeviceMappings"] = [{"DeviceName": "/dev/xvda", "Ebs": volume}]
+        device = root_device or "/dev/xvda"
+        request["BlockDeviceMappings"] = [{"DeviceName": device, "Ebs": volume}]
     return request
 
 
@@ -441,7 +462,8 @@ def create_server(settings: ProviderSettings, config: ServerConfig, check: bool)
     if not keys:
         log.warning("aws: %s gets no SSH key: nothing will log in to it", config.hostname)
     key_name = _key_name(aws, region, keys[0], check=check) if keys else None
-    request = _launch_request(settings, config, region, ami, image.user, key_name, keys[1:])
+    root = _root_device(aws, region, ami, config, settings)
+    request = _launch_request(settings, config, region, ami, image.user, key_name, keys[1:], root)
     if check:
         log.info("aws: check mode: would run_instances %s", _shown(request))
         if config.firewall_rules:
@@ -459,19 +481,54 @@ def create_server(settings: ProviderSettings, config: ServerConfig, check: bool)
             zone=config.zone,
             tags=dict(config.tags),
         )
-    instance = aws.call("ec2", "run_instances", region=region, **request)["Instances"][0]
-    if config.firewall_rules:
-        try:
-            _apply_firewall(aws, region, instance, config.hostname, ingress, egress)
-        except ProvisioningError as exc:
-            # never transient: a retry of create_server would launch a second instance
-            raise ProvisioningError(
-                f"AWS: instance {config.hostname} ({instance['InstanceId']}) was launched, but "
-                f"setting its firewall rules failed: {exc.message}",
-                hint=f"set them with prov server firewall {config.hostname} --rule ..., or "
-                "delete the server",
-            ) from None
+    if not config.firewall_rules:
+        return _server(aws.call("ec2", "run_instances", region=region, **request)["Instances"][0])
+    # the server's own group, made before the launch (AWS changes the groups of a
+    # running or stopped instance only) and given instead of the VPC's default group
+    group = _new_group(aws, region, config.hostname, _vpc_of(aws, region))
+    try:
+        _set_rules(aws, region, group, ingress, egress)
+        request["SecurityGroupIds"] = [group["GroupId"], *request.get("SecurityGroupIds", [])]
+        instance = aws.call("ec2", "run_instances", region=region, **request)["Instances"][0]
+    except ProvisioningError:
+        _delete_group(aws, region, str(group["GroupId"]))
+        raise
+    try:
+        aws.call(
+            "ec2", "create_tags", region=region, Resources=[group["GroupId"]],
+            Tags=[{"Key": firewall.SERVER_TAG, "Value": str(instance["InstanceId"])}],
+        )  # fmt: skip
+    except ProvisioningError as exc:
+        # never transient: a retry of create_server would launch a second instance
+        raise ProvisioningError(
+            f"AWS: instance {config.hostname} ({instance['InstanceId']}) was launched with its "
+            f"firewall, but tagging the group {group['GroupId']} failed: {exc.message}",
+            hint=f"tag it {firewall.SERVER_TAG}={instance['InstanceId']} in the AWS console, "
+            "or delete the server",
+        ) from None
     return _server(instance)
+
+
+def _root_device(
+    aws: Aws, region: str, ami: str, config: ServerConfig, settings: ProviderSettings
+) -> str | None:
+    """The image's root device name, when the root volume is sized (else not needed)."""
+    if not ((config.storage or {}).get("size") or settings.options.get("volume_size")):
+        return None
+    found = aws.call("ec2", "describe_images", region=region, ImageIds=[ami]).get("Images", [])
+    return str(found[0].get("RootDeviceName") or "/dev/xvda") if found else None
+
+
+def _vpc_of(aws: Aws, region: str) -> str | None:
+    """The VPC new servers go to: ``options.vpc_id``, the subnet's, else None (the default)."""
+    vpc = aws.settings.options.get("vpc_id")
+    if isinstance(vpc, str) and vpc:
+        return vpc
+    subnet = aws.settings.options.get("subnet_id")
+    if isinstance(subnet, str) and subnet:
+        found = aws.call("ec2", "describe_subnets", region=region, SubnetIds=[subnet])
+        return str(found["Subnets"][0]["VpcId"])
+    return None
 
 
 def _shown(request: dict[str, Any]) -> str:
@@ -658,54 +715,81 @@ def _apply_firewall(
     egress: list[dict[str, Any]],
 ) -> None:
     server_id = str(instance["InstanceId"])
-    group = _own_group(aws, region, instance, hostname)
+    found = aws.call(
+        "ec2", "describe_security_groups", region=region,
+        Filters=[{"Name": f"tag:{firewall.SERVER_TAG}", "Values": [server_id]}],
+    )  # fmt: skip
+    groups: list[dict[str, Any]] = found.get("SecurityGroups", [])
+    group = (
+        groups[0] if groups else _new_group(aws, region, hostname, instance.get("VpcId"), server_id)
+    )
+    _set_rules(aws, region, group, ingress, egress)
+    # exactly its own group and the options' groups: the VPC's default group, which
+    # lets all egress and all traffic from its members, would widen the rules
+    extra = aws.settings.options.get("security_group_ids")
+    wanted = [str(group["GroupId"])]
+    wanted += [g for g in extra if isinstance(g, str)] if isinstance(extra, list) else []
+    attached = [g["GroupId"] for g in instance.get("SecurityGroups", [])]
+    if sorted(attached) != sorted(wanted):
+        aws.call(
+            "ec2", "modify_instance_attribute", region=region, InstanceId=server_id,
+            Groups=wanted,
+        )  # fmt: skip
+
+
+def _set_rules(
+    aws: Aws,
+    region: str,
+    group: dict[str, Any],
+    ingress: list[dict[str, Any]],
+    egress: list[dict[str, Any]],
+) -> None:
+    """Make ``group``'s permissions exactly these: the new ones first, then the old ones
+    revoked, so a failure half-way never leaves the server with fewer than it had."""
     group_id = str(group["GroupId"])
+    changes = []
     for kind, current, wanted in (
         ("ingress", group.get("IpPermissions", []), ingress),
         ("egress", group.get("IpPermissionsEgress", []), egress),
     ):
         have, want = firewall.permission_keys(current), firewall.permission_keys(wanted)
-        if have - want:
-            revoked = firewall.split(have - want)
-            aws.call(
-                "ec2", f"revoke_security_group_{kind}", region=region, GroupId=group_id,
-                IpPermissions=revoked,
-            )  # fmt: skip
-        if want - have:
-            allowed = firewall.split(want - have)
+        changes.append((kind, have - want, want - have))
+    for kind, _, added in changes:
+        if added:
             aws.call(
                 "ec2", f"authorize_security_group_{kind}", region=region, GroupId=group_id,
-                IpPermissions=allowed,
+                IpPermissions=firewall.split(added),
             )  # fmt: skip
-    attached = [g["GroupId"] for g in instance.get("SecurityGroups", [])]
-    if group_id not in attached:
-        aws.call(
-            "ec2", "modify_instance_attribute", region=region, InstanceId=server_id,
-            Groups=[*attached, group_id],
-        )  # fmt: skip
+    for kind, removed, _ in changes:
+        if removed:
+            aws.call(
+                "ec2", f"revoke_security_group_{kind}", region=region, GroupId=group_id,
+                IpPermissions=firewall.split(removed),
+            )  # fmt: skip
 
 
-def _own_group(aws: Aws, region: str, instance: dict[str, Any], hostname: str) -> dict[str, Any]:
-    server_id = str(instance["InstanceId"])
-    found = aws.call(
-        "ec2", "describe_security_groups", region=region,
-        Filters=[{"Name": f"tag:{firewall.SERVER_TAG}", "Values": [server_id]}],
-    )  # fmt: skip
-    if found.get("SecurityGroups"):
-        group: dict[str, Any] = found["SecurityGroups"][0]
-        return group
-    vpc = instance.get("VpcId") or aws.settings.options.get("vpc_id")
+def _new_group(
+    aws: Aws, region: str, hostname: str, vpc: str | None, server_id: str | None = None
+) -> dict[str, Any]:
+    """A new security group for ``hostname``, tagged with its server once that is known."""
+    tags = [{"Key": MANAGED_TAG, "Value": "provisioning"}]
+    if server_id:
+        tags.append({"Key": firewall.SERVER_TAG, "Value": server_id})
     request: dict[str, Any] = {
-        "GroupName": f"prov-{hostname}-{server_id}",
-        "Description": f"provisioning: the firewall of {hostname} ({server_id})",
-        "TagSpecifications": [{"ResourceType": "security-group", "Tags": [
-            {"Key": firewall.SERVER_TAG, "Value": server_id},
-            {"Key": MANAGED_TAG, "Value": "provisioning"},
-        ]}],
-    }  # fmt: skip
+        "GroupName": f"prov-{hostname}-{server_id or secrets.token_hex(4)}",
+        "Description": f"provisioning: the firewall of {hostname}",
+        "TagSpecifications": [{"ResourceType": "security-group", "Tags": tags}],
+    }
     if vpc:
         request["VpcId"] = vpc
     group_id = aws.call("ec2", "create_security_group", region=region, **request)["GroupId"]
     described = aws.call("ec2", "describe_security_groups", region=region, GroupIds=[group_id])
     created: dict[str, Any] = described["SecurityGroups"][0]
     return created
+
+
+def _delete_group(aws: Aws, region: str, group_id: str) -> None:
+    try:
+        aws.call("ec2", "delete_security_group", region=region, GroupId=group_id)
+    except ProvisioningError as exc:
+        log.warning("aws: the unused security group %s is left: %s", group_id, exc.message)

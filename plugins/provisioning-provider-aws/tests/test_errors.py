@@ -18,7 +18,7 @@ def test_throttling_is_transient_and_botocore_does_not_retry_it(aws, lab):
     before = lab.requests
     with pytest.raises(TransientError) as caught:
         aws.call("list_servers")
-    assert caught.value.status == 503
+    assert caught.value.status is None  # refused before acting: the core may repeat a create
     assert "AWS ec2 describe_instances: RequestLimitExceeded: Request limit exceeded." in str(
         caught.value
     )
@@ -116,3 +116,23 @@ def test_an_unreachable_endpoint_is_transient_and_named(aws, settings):
         aws.call("get_zones")
     assert f"cannot reach http://127.0.0.1:{port}" in str(caught.value)
     assert "providers.aws.api.base_url" in str(caught.value)
+    assert caught.value.status is None  # nothing was sent: safe to repeat
+
+
+def test_a_request_sent_without_an_answer_is_never_repeated_as_a_create(aws, lab):
+    """A read timeout may come after AWS launched the instance: its status keeps the core
+    from repeating a mutating hook, while a refused connection may be repeated."""
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    from provisioning_provider_aws.client import Aws
+
+    client = Aws(aws.settings)
+    sent = client._error(ReadTimeoutError(endpoint_url=lab.base_url), "ec2", "run_instances", {})
+    assert isinstance(sent, TransientError)
+    assert sent.status == 504
+    assert "may or may not have taken effect" in sent.hint
+    unsent = client._error(
+        ConnectTimeoutError(endpoint_url=lab.base_url), "ec2", "run_instances", {}
+    )
+    assert isinstance(unsent, TransientError)
+    assert unsent.status is None

@@ -117,6 +117,35 @@ def test_a_bad_zone_or_plan_is_refused_before_anything_is_made(aws, lab, kwargs,
     assert lab.writes == 0
 
 
+def test_a_zone_outside_the_providers_regions_is_refused(aws, lab):
+    with pytest.raises(ConfigError) as caught:
+        aws.create("web-1", zone="eu-west-1a")  # prov would never find the server again
+    assert caught.value.problems == [
+        "region eu-west-1 is neither the provider's region (us-east-1) nor one of options.regions @ --zone"
+    ]
+    assert 'options.regions = ["eu-west-1"]' in caught.value.hint
+    assert lab.writes == 0
+
+
+def test_two_creates_importing_the_same_key_at_once_both_succeed(aws, lab):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        servers = list(pool.map(lambda n: aws.create(f"web-{n}", ssh_keys=[KEY]), range(4)))
+    assert len({s.id for s in servers}) == 4
+    assert len(moto_ec2(lab).describe_key_pairs()["KeyPairs"]) == 1
+
+
+def test_a_sized_root_volume_uses_the_images_root_device(aws, lab, settings):
+    aws.settings = attrs.evolve(settings, options={**settings.options, "volume_size": 20})
+    server = aws.create("web-1")
+    ec2 = moto_ec2(lab)
+    instance = _instance(lab, server.id)
+    (image,) = ec2.describe_images(ImageIds=[instance["ImageId"]])["Images"]
+    devices = [m["DeviceName"] for m in instance["BlockDeviceMappings"]]
+    assert image["RootDeviceName"] in devices
+
+
 def test_a_region_as_zone_lets_aws_choose_the_availability_zone(aws, lab):
     server = aws.create("web-1", zone="us-east-1")
     assert _instance(lab, server.id)["Placement"]["AvailabilityZone"].startswith("us-east-1")
@@ -144,10 +173,11 @@ def _group(lab, server_id):
 def test_firewall_rules_are_one_group_per_server_replaced_exactly(aws, lab):
     server = aws.create("web-1", firewall_rules=[FirewallRule("in", "tcp", "accept", 22)])
     group, ingress, egress = _group(lab, server.id)
-    assert group["GroupName"] == f"prov-web-1-{server.id}"
+    assert group["GroupName"].startswith("prov-web-1-")
     assert ingress == [("tcp", 22, 22, "0.0.0.0/0")]
     assert egress == [("-1", None, None, "0.0.0.0/0")]  # no out rules: everything, as AWS does
-    assert group["GroupId"] in [g["GroupId"] for g in _instance(lab, server.id)["SecurityGroups"]]
+    # its own group only: the VPC's default group would let everything out and its members in
+    assert [g["GroupId"] for g in _instance(lab, server.id)["SecurityGroups"]] == [group["GroupId"]]
     rules = [
         FirewallRule("in", "tcp", "accept", 443, source="10.0.0.0/8"),
         FirewallRule("in", "udp", "accept", 53, source="192.168.1.7"),
@@ -172,6 +202,22 @@ def test_firewall_rules_are_one_group_per_server_replaced_exactly(aws, lab):
     assert (ingress, egress) == ([], [("-1", None, None, "0.0.0.0/0")])
 
 
+def test_an_instance_in_the_default_group_gets_exactly_its_own_when_given_rules(aws, lab):
+    # in the VPC's default group, as AWS launches an instance given none (moto gives none)
+    ec2 = moto_ec2(lab)
+    (default,) = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"]
+    launched = ec2.run_instances(
+        ImageId=_al2023(lab), InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        SecurityGroupIds=[default["GroupId"]],
+    )  # fmt: skip
+    server_id = launched["Instances"][0]["InstanceId"]
+    rules = [FirewallRule("in", "tcp", "accept", 22)]
+    aws.call("configure_firewall", server_id=server_id, rules=rules)
+    group, ingress, _ = _group(lab, server_id)
+    assert [g["GroupId"] for g in _instance(lab, server_id)["SecurityGroups"]] == [group["GroupId"]]
+    assert ingress == [("tcp", 22, 22, "0.0.0.0/0")]
+
+
 def test_rules_security_groups_cannot_express_are_refused_before_any_change(aws, lab):
     server = aws.create("web-1", firewall_rules=[FirewallRule("in", "tcp", "accept", 22)])
     writes = lab.writes
@@ -179,10 +225,17 @@ def test_rules_security_groups_cannot_express_are_refused_before_any_change(aws,
         aws.call(
             "configure_firewall",
             server_id=server.id,
-            rules=[FirewallRule("in", "tcp", "accept", 80), FirewallRule("in", "tcp", "drop")],
+            rules=[
+                FirewallRule("in", "tcp", "accept", 80),
+                FirewallRule("in", "tcp", "drop"),
+                FirewallRule("out", "tcp", "accept", 443, source="10.0.0.0/8"),
+                FirewallRule("in", "tcp", "accept", 80, destination="10.0.0.5"),
+            ],
         )
     assert caught.value.problems == [
-        "AWS security groups only allow traffic; 'drop' cannot be expressed @ $.rules[1].action"
+        "AWS security groups only allow traffic; 'drop' cannot be expressed @ $.rules[1].action",
+        "an outgoing rule's source is the server itself; a security group cannot narrow it @ $.rules[2].source",
+        "an incoming rule's destination is the server itself; a security group cannot narrow it @ $.rules[3].destination",
     ]
     assert lab.writes == writes
     assert _group(lab, server.id)[1] == [("tcp", 22, 22, "0.0.0.0/0")]
@@ -314,7 +367,7 @@ def test_regions_option_lists_servers_of_every_region(aws, lab, settings):
         ),
         (
             {"api": {"base_url": "ftp://x"}},
-            "base_url 'ftp://x' is not an http(s) URL such as https://ec2.eu-west-1.amazonaws.com @ $.providers.aws.api.base_url",
+            "base_url 'ftp://x' is not an http(s) URL such as http://127.0.0.1:5000 (one endpoint for every service) @ $.providers.aws.api.base_url",
         ),
     ],
 )
