@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,29 +31,11 @@ from timing import Timing, each_round
 INSTANCES = 500
 CREATES = 50
 
-WORKSPACE = """
-[providers.aws.auth]
-method = "api_key"
-api_key = "{key}"
-api_secret = "{secret}"
-
-[providers.aws.api]
-base_url = "{base_url}"
-
-[providers.aws.defaults]
-zone = "us-east-1a"
-plan = "t3.micro"
-os = "amazon-linux-2023"
-
-[operations]
-wait_interval = 0.05
-"""
-
 
 def run_aws(report: Report, root: Path, *, quick: bool) -> None:
     import boto3
     from provisioning_provider_aws.lab import ACCESS_KEY, SECRET_KEY, AwsLab
-    from provisioning_provider_aws.testing import lab_settings
+    from provisioning_provider_aws.testing import lab_settings, lab_workspace
 
     from provisioning_core import ExtensionManager
     from provisioning_core.testing import run_prov
@@ -63,10 +46,8 @@ def run_aws(report: Report, root: Path, *, quick: bool) -> None:
     cwd = Path.cwd()
     os.chdir(work)  # the workspace's provisioning.toml is read from the working directory
     try:
-        with AwsLab(own_process=True) as lab:
-            (work / "provisioning.toml").write_text(
-                WORKSPACE.format(key=ACCESS_KEY, secret=SECRET_KEY, base_url=lab.base_url)
-            )
+        with AwsLab(own_process=True) as lab, _environment(ACCESS_KEY, SECRET_KEY):
+            (work / "provisioning.toml").write_text(lab_workspace(lab.base_url))
             ec2 = boto3.client(
                 "ec2", region_name="us-east-1", endpoint_url=lab.base_url,
                 aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
@@ -121,6 +102,22 @@ def run_aws(report: Report, root: Path, *, quick: bool) -> None:
     finally:
         os.chdir(cwd)
     report.meta["aws"] = {"peer": "moto's server behind the plugin's AwsLab front, in process"}
+
+
+@contextmanager
+def _environment(key: str, secret: str) -> Iterator[None]:
+    """The lab's keys in the variables the workspace file names, for the run only."""
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict(zip(names, (key, secret), strict=True)))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _creates(run_prov: Callable[..., Any], parallelism: int) -> Timing:

@@ -16,7 +16,7 @@ from typing import Any
 
 from provisioning_core import ConfigError, FirewallRule
 
-__all__ = ["ALL_TRAFFIC", "SERVER_TAG", "permission_keys", "permissions", "same", "split"]
+__all__ = ["ALL_TRAFFIC", "SERVER_TAG", "permission_keys", "permissions", "split"]
 
 SERVER_TAG = "prov:server"
 ALL_TRAFFIC: dict[str, Any] = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
@@ -49,17 +49,8 @@ def permissions(
         cidr = peer or "0.0.0.0/0"
         if "/" not in cidr:
             cidr = f"{cidr}/128" if ":" in cidr else f"{cidr}/32"
-        ranges = (
-            {"Ipv6Ranges": [{"CidrIpv6": cidr}]}
-            if ":" in cidr
-            else {"IpRanges": [{"CidrIp": cidr}]}
-        )
-        permission: dict[str, Any] = {"IpProtocol": _PROTOCOLS[rule.protocol], **ranges}
-        if rule.protocol in ("tcp", "udp"):
-            low, high = rule.ports or (0, 65535)
-            permission.update(FromPort=low, ToPort=high)
-        elif rule.protocol == "icmp":
-            permission.update(FromPort=-1, ToPort=-1)
+        low, high = (rule.ports or (0, 65535)) if rule.protocol in ("tcp", "udp") else (-1, -1)
+        permission = _permission(_PROTOCOLS[rule.protocol], low, high, cidr)
         (ingress if rule.direction == "in" else egress).append(permission)
     if problems:
         raise ConfigError("firewall rules the aws provider cannot apply", problems=problems)
@@ -82,19 +73,15 @@ def permission_keys(permissions: Iterable[dict[str, Any]]) -> set[tuple[Any, ...
 
 def split(keys: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """IpPermissions, one per key (the form authorize and revoke take)."""
-    found = []
-    for protocol, low, high, cidr in sorted(keys, key=str):
-        ranges = (
-            {"Ipv6Ranges": [{"CidrIpv6": cidr}]}
-            if ":" in cidr
-            else {"IpRanges": [{"CidrIp": cidr}]}
-        )
-        permission: dict[str, Any] = {"IpProtocol": protocol, **ranges}
-        if protocol != "-1":
-            permission.update(FromPort=low, ToPort=high)
-        found.append(permission)
-    return found
+    return [_permission(*key) for key in sorted(keys, key=str)]
 
 
-def same(current: Iterable[dict[str, Any]], wanted: Iterable[dict[str, Any]]) -> bool:
-    return permission_keys(current) == permission_keys(wanted)
+def _permission(protocol: str, low: int, high: int, cidr: str) -> dict[str, Any]:
+    """One IpPermission: a protocol ("-1": all, which takes no ports), a port range, a range."""
+    ranges = (
+        {"Ipv6Ranges": [{"CidrIpv6": cidr}]} if ":" in cidr else {"IpRanges": [{"CidrIp": cidr}]}
+    )
+    permission: dict[str, Any] = {"IpProtocol": protocol, **ranges}
+    if protocol != "-1":
+        permission.update(FromPort=low, ToPort=high)
+    return permission

@@ -18,7 +18,41 @@ from provisioning_core.testing import ProviderConformance
 
 from provisioning_provider_aws.lab import ACCESS_KEY, SECRET_KEY, AwsLab
 
-__all__ = ["Conformance", "lab_settings"]
+__all__ = ["Conformance", "lab_settings", "lab_workspace"]
+
+_WORKSPACE = """
+[providers.aws.auth]
+method = "api_key"
+api_key = "${{AWS_ACCESS_KEY_ID}}"
+api_secret = "${{AWS_SECRET_ACCESS_KEY}}"
+
+[providers.aws.api]
+base_url = "{base_url}"
+timeout = 30
+{api}
+
+[providers.aws.defaults]
+zone = "us-east-1a"
+plan = "t3.micro"
+os = "amazon-linux-2023"
+
+[providers.aws.options]
+region = "us-east-1"
+
+[operations]
+wait_interval = 0.05
+wait_timeout = 30
+retry_base_delay = 0.01
+retry_max_delay = 0.2
+"""
+
+
+def lab_workspace(base_url: str, *, api: str = "") -> str:
+    """A provisioning.toml whose [providers.aws] reaches the lab at ``base_url``, the keys
+    read from ``${AWS_ACCESS_KEY_ID}`` and ``${AWS_SECRET_ACCESS_KEY}`` (set them to
+    :data:`~provisioning_provider_aws.lab.ACCESS_KEY` and ``SECRET_KEY``); ``api`` adds
+    lines to ``[providers.aws.api]``."""
+    return _WORKSPACE.format(base_url=base_url, api=api)
 
 
 def lab_settings(lab: AwsLab, **options: object) -> ProviderSettings:

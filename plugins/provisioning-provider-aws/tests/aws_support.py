@@ -15,36 +15,6 @@ from provisioning_provider_aws.lab import ACCESS_KEY, SECRET_KEY, AwsLab
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@laptop"
 OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFg2pM5mH5d3b6wq9bUqR2uLCHxqQ6LTcmFvGPKXmbwx me@ci"
 
-WORKSPACE = """
-[providers.aws.auth]
-method = "api_key"
-api_key = "${{AWS_ACCESS_KEY_ID}}"
-api_secret = "${{AWS_SECRET_ACCESS_KEY}}"
-
-[providers.aws.api]
-base_url = "{base_url}"
-timeout = 30
-{api}
-
-[providers.aws.defaults]
-zone = "us-east-1a"
-plan = "t3.micro"
-os = "amazon-linux-2023"
-
-[providers.aws.options]
-region = "us-east-1"
-
-[operations]
-wait_interval = 0.05
-wait_timeout = 30
-retry_base_delay = 0.01
-retry_max_delay = 0.2
-"""
-
-
-def workspace_toml(base_url: str, *, api: str = "") -> str:
-    return WORKSPACE.format(base_url=base_url, api=api)
-
 
 class AwsHooks:
     """The aws provider as the core loads it; ``call`` passes the settings."""

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aws_support import AwsHooks, workspace_toml
+from aws_support import AwsHooks
 from provisioning_core import ExtensionManager, ProviderSettings
 
 from provisioning_provider_aws.lab import ACCESS_KEY, SECRET_KEY, AwsLab
-from provisioning_provider_aws.testing import lab_settings
+from provisioning_provider_aws.testing import lab_settings, lab_workspace
 
 CLEARED = ("PROV_LOAD_PLUGINS", "PROV_DISABLE_PLUGINS", "PROV_STRICT", "PROV_CONFIG", "PROV_DEBUG")
 
@@ -61,5 +61,5 @@ def workspace(lab: AwsLab, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     path = Path.cwd() / "provisioning.toml"
-    path.write_text(workspace_toml(lab.base_url), encoding="utf-8")
+    path.write_text(lab_workspace(lab.base_url), encoding="utf-8")
     return path

@@ -7,10 +7,11 @@ import socket
 
 import attrs
 import pytest
-from aws_support import document, prov, workspace_toml
+from aws_support import document, prov
 from provisioning_core import ConfigError, ProviderAuth, Secret, TransientError
 
 from provisioning_provider_aws.lab import ACCESS_KEY
+from provisioning_provider_aws.testing import lab_workspace
 
 
 def test_throttling_is_transient_and_botocore_does_not_retry_it(aws, lab):
@@ -27,7 +28,7 @@ def test_throttling_is_transient_and_botocore_does_not_retry_it(aws, lab):
 
 
 def test_the_cores_retries_wait_out_throttling(lab, workspace):
-    workspace.write_text(workspace_toml(lab.base_url, api="retries = 3"), encoding="utf-8")
+    workspace.write_text(lab_workspace(lab.base_url, api="retries = 3"), encoding="utf-8")
     lab.throttle(2)
     code, output = prov("server", "list", "-p", "aws", "-o", "json")
     assert code == 0, output
@@ -36,7 +37,7 @@ def test_the_cores_retries_wait_out_throttling(lab, workspace):
 
 
 def test_throttling_past_the_retries_fails_naming_the_code(lab, workspace):
-    workspace.write_text(workspace_toml(lab.base_url, api="retries = 1"), encoding="utf-8")
+    workspace.write_text(lab_workspace(lab.base_url, api="retries = 1"), encoding="utf-8")
     lab.throttle(5)
     code, output = prov("server", "plans", "-p", "aws", "-o", "json")
     assert code == 1, output
