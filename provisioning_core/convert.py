@@ -22,6 +22,7 @@ from cattrs.v import format_exception, transform_error
 from provisioning_core.errors import DataValidationError
 from provisioning_core.models import FirewallRule, _StrEnum, parse_ports
 from provisioning_core.secret import MASK, Secret
+from provisioning_core.seed import normalize
 
 __all__ = ["converter", "structure", "type_name", "unstructure"]
 
@@ -58,7 +59,7 @@ def _attrs_hook_factory(cls: type[Any]) -> Any:
             return value
         if not isinstance(value, Mapping):
             raise TypeError(f"expected a table (mapping), got {type(value).__name__}")
-        return from_dict(value, cls)
+        return from_dict(normalize(cls, value), cls)
 
     return hook
 

@@ -186,6 +186,13 @@ class PluginCallError(ExtensionError):
     """A hook implementation raised an unexpected exception or returned malformed data."""
 
 
+class PluginReportedFailure(PluginCallError):
+    """A hook returned the seed's envelope with ``success: false``: the plugin says it failed.
+
+    The message is the plugin's own (its ``error`` and ``message``); exit code 1.
+    """
+
+
 class PluginTimeout(PluginCallError):
     """A hook call did not return within the configured timeout and was abandoned."""
 

@@ -45,13 +45,21 @@ from provisioning_core.errors import (
     IncompatibleExtension,
     MissingDependency,
     PluginCallError,
+    PluginReportedFailure,
     ProvisioningError,
     TransientError,
     transient_from,
 )
 from provisioning_core.hookspecs import HOOKS, HookDef
 from provisioning_core.interface import build_plugin_manager, inspect_hooks, spec_argnames
-from provisioning_core.models import DiscoveredExtension, ExtensionMetadata, ExtensionType
+from provisioning_core.models import (
+    ConnectionResult,
+    DiscoveredExtension,
+    ExtensionMetadata,
+    ExtensionType,
+    OperationResult,
+    ValidationReport,
+)
 from provisioning_core.secret import redact
 
 __all__ = [
@@ -270,6 +278,13 @@ class Extension:
             raise error from None
         if result_type is None or type(result) is result_type:
             return result
+        if isinstance(result, Mapping) and result.get("success") is False:
+            if result_type not in _REPORTS:  # the seed's envelope: the plugin says it failed
+                raise self._reported_failure(hook, result, kwargs)
+        if result is None and result_type is OperationResult:
+            # the seed's uninstall, configure, restart and delete return null:
+            # done, without saying what changed
+            return OperationResult(changed=not kwargs.get("check"), message="")
         if result is None:
             raise self.error(
                 f"{hook} returned None; it must return {type_name(result_type)}",
@@ -282,6 +297,19 @@ class Extension:
             raise self.error(
                 exc.message, hook, "the plugin broke the hook contract; report it to its author"
             ) from None
+
+    def _reported_failure(
+        self, hook: str, result: Mapping[str, Any], kwargs: dict[str, Any]
+    ) -> PluginCallError:
+        said = [str(result[k]) for k in ("error", "message") if result.get(k)]
+        text = ": ".join(dict.fromkeys(said)) or "no error message given"
+        return self.error(
+            redact(f"{hook} failed: {text}", kwargs),
+            hook,
+            "the plugin reported the failure itself; see its message, fix the cause and "
+            "run the command again",
+            PluginReportedFailure,
+        )
 
     def error(
         self,
@@ -318,6 +346,9 @@ class Extension:
             hint=f"use a {self.kind} that supports it, or ask the plugin's author to add {hook}",
         )
 
+
+# records in which success: false is an answer, not a failure of the call
+_REPORTS = (ConnectionResult, ValidationReport)
 
 _CacheKey = tuple[str, str, str]
 

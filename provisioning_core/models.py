@@ -27,6 +27,7 @@ __all__ = [
     "ComponentStatus",
     "ConnectionResult",
     "DiscoveredExtension",
+    "ExtensionManifest",
     "ExtensionMetadata",
     "ExtensionType",
     "FirewallRule",
@@ -359,15 +360,37 @@ class ProviderSettings:
     options: dict[str, Any] = Factory(dict)
 
 
+def _hook_names(values: list[str]) -> list[str]:
+    # the seed names operations "create-server"; hooks are "create_server"
+    return [v.replace("-", "_") if isinstance(v, str) else v for v in values]
+
+
 @frozen
 class ProviderInfo:
-    """What ``provider_info`` returns."""
+    """What ``provider_info`` returns; every field but ``name`` and ``version`` optional.
+
+    The seed's fields: ``type`` ("provider"), ``interface`` (how the provider is
+    reached, e.g. "API"), ``supported_operations`` (hook names; the seed's
+    "create-server" reads as "create_server"; validation checks they are the
+    hooks implemented), ``required_auth`` (the ``auth`` fields a call needs,
+    checked before any call), ``supported_os`` (``--os`` values it can create;
+    others are refused before anything is made) and ``regions`` (its zones).
+    ``default_zone`` and ``default_plan`` are used when neither the command nor
+    the configuration gives one.
+    """
 
     name: str
     version: str
     description: str = ""
     homepage: str | None = None
     regions: list[str] = Factory(list)
+    type: str = field(default="provider", validator=_one_of("provider"))
+    interface: str | None = None
+    supported_operations: list[str] = field(factory=list, converter=_hook_names)
+    required_auth: list[str] = Factory(list)
+    supported_os: list[str] = Factory(list)
+    default_zone: str | None = None
+    default_plan: str | None = None
 
 
 @frozen
@@ -499,6 +522,9 @@ class OperationResult:
     changed: bool
     message: str = ""
     actions: list[str] = Factory(list)
+    #: what the seed's result records add (``service``, ``version``, ``status``,
+    #: ``health``, ``requirements_met``, ``components``, ``endpoints``...), kept as given
+    details: dict[str, Any] = Factory(dict)
 
 
 # --- clusters ---------------------------------------------------------------
@@ -586,6 +612,30 @@ class ExtensionMetadata:
 
 
 @frozen
+class ExtensionManifest:
+    """The seed's ``metadata.toml`` sections beyond name, type and version.
+
+    Read from a directory extension's ``metadata.toml`` (or the same sections
+    of its ``extension.toml``) without importing it.  ``compatibility`` maps
+    each tool to its version specifier (``provisioning_version`` is enforced
+    as the core's requirement); ``capabilities`` are the seed's feature flags
+    (``server_management``, ``load_balancer``...); ``auth_methods`` and
+    ``required_auth`` are ``[authentication] methods`` and
+    ``required_fields``; ``default_region`` and ``regions`` are ``[regions]
+    default`` and ``available``; ``support`` holds ``[support]`` links.
+    """
+
+    license: str | None = None
+    compatibility: dict[str, str] = Factory(dict)
+    capabilities: dict[str, bool] = Factory(dict)
+    auth_methods: list[str] = Factory(list)
+    required_auth: list[str] = Factory(list)
+    default_region: str | None = None
+    regions: list[str] = Factory(list)
+    support: dict[str, str] = Factory(dict)
+
+
+@frozen
 class DiscoveredExtension:
     """An extension found by discovery, described from metadata alone.
 
@@ -614,6 +664,8 @@ class DiscoveredExtension:
     status: str = "ok"
     reason: str = ""
     warnings: list[str] = Factory(list)
+    #: the seed's metadata.toml sections, for a directory extension that has them
+    manifest: ExtensionManifest | None = None
 
     @property
     def metadata(self) -> ExtensionMetadata:
