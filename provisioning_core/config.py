@@ -474,6 +474,11 @@ class Config:
         source = self._origins.get(tuple(path.split(".")))
         return None if source is None else str(source)
 
+    def user_set(self, path: str) -> bool:
+        """Whether a layer above the shipped defaults set the value at ``path``."""
+        source = self._origins.get(tuple(path.split(".")))
+        return source is not None and source.layer not in {"built-in", "defaults"}
+
     @cached_property
     def operations(self) -> OperationsSettings:
         """The ``[operations]`` section, checked: every bad value is reported at once."""

@@ -22,7 +22,7 @@ from cattrs.v import format_exception, transform_error
 from provisioning_core.errors import DataValidationError
 from provisioning_core.models import FirewallRule, _StrEnum, parse_ports
 from provisioning_core.secret import MASK, Secret
-from provisioning_core.seed import normalize
+from provisioning_core.seed import from_scalar, normalize
 
 __all__ = ["converter", "structure", "type_name", "unstructure"]
 
@@ -58,7 +58,10 @@ def _attrs_hook_factory(cls: type[Any]) -> Any:
         if isinstance(value, cls):
             return value
         if not isinstance(value, Mapping):
-            raise TypeError(f"expected a table (mapping), got {type(value).__name__}")
+            mapping = from_scalar(cls, value)
+            if mapping is None:
+                raise TypeError(f"expected a table (mapping), got {type(value).__name__}")
+            value = mapping
         return from_dict(normalize(cls, value), cls)
 
     return hook

@@ -278,13 +278,20 @@ class Extension:
             raise error from None
         if result_type is None or type(result) is result_type:
             return result
-        if isinstance(result, Mapping) and result.get("success") is False:
-            if result_type not in _REPORTS:  # the seed's envelope: the plugin says it failed
-                raise self._reported_failure(hook, result, kwargs)
+        return self._structured(hook, result, result_type, kwargs)
+
+    def _structured(self, hook: str, result: Any, result_type: Any, kwargs: dict[str, Any]) -> Any:
+        """``result`` as ``result_type``, the seed's envelopes read as ours."""
+        if (
+            isinstance(result, Mapping)
+            and result.get("success") is False
+            and result_type not in _REPORTS
+        ):  # the seed's envelope: the plugin says it failed
+            raise self._reported_failure(hook, result, kwargs)
         if result is None and result_type is OperationResult:
             # the seed's uninstall, configure, restart and delete return null:
             # done, without saying what changed
-            return OperationResult(changed=not kwargs.get("check"), message="")
+            return OperationResult(changed=True)
         if result is None:
             raise self.error(
                 f"{hook} returned None; it must return {type_name(result_type)}",

@@ -195,11 +195,20 @@ class TaskservSpec:
 
     @hookspec(firstresult=True)
     def uninstall(  # type: ignore[empty-body]
-        self, server: Server, ssh: SshAccess, keep_data: bool, settings: dict[str, Any], check: bool
+        self,
+        server: Server,
+        ssh: SshAccess,
+        keep_data: bool,
+        force: bool,
+        settings: dict[str, Any],
+        check: bool,
     ) -> OperationResult:
         """Stop and remove the taskserv; keep its data directory if ``keep_data``.
 
-        Return an :class:`OperationResult`.
+        With ``force`` (``prov taskserv uninstall --force``, the seed's
+        ``--force``), go on past a service that fails to stop: remove the rest
+        and say in ``actions`` what could not be stopped.  Return an
+        :class:`OperationResult` (or None, the seed's ``-> null``: done).
         """
 
     @hookspec(firstresult=True)

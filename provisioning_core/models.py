@@ -43,7 +43,9 @@ __all__ = [
     "ProviderSettings",
     "Server",
     "ServerConfig",
+    "ServerNetwork",
     "ServerStatus",
+    "ServerStorage",
     "ServiceSpec",
     "SshAccess",
     "TaskservInfo",
@@ -142,6 +144,12 @@ def _port(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
         raise ValueError(f"invalid {attribute.name} {value}: expected 1-65535")
 
 
+def _each_port(_: Any, attribute: attrs.Attribute[Any], value: list[int]) -> None:
+    for port in value:
+        if not 1 <= port <= _MAX_PORT:
+            raise ValueError(f"invalid port {port} in {attribute.name}: expected 1-65535")
+
+
 def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None and not value > 0:
         raise ValueError(f"invalid {attribute.name} {value}: expected a number above 0")
@@ -223,8 +231,40 @@ class FirewallRule:
 
 
 @frozen
+class ServerStorage:
+    """The seed's ServerConfig ``storage``: the server's main disk.
+
+    ``size`` in GB (None: the plan's own), ``type`` the provider's storage
+    class ("maxiops", "gp3"...; None: the provider's default), ``encrypted``
+    whether it is encrypted at rest (the seed's default, true).
+    """
+
+    size: int | None = field(default=None, validator=_positive_or_none)
+    type: str | None = None
+    encrypted: bool = True
+
+
+@frozen
+class ServerNetwork:
+    """The seed's ServerConfig ``network``.
+
+    ``public_ip``: give the server a public address (the seed's default,
+    true); ``private_network``: the provider's private network (id or name)
+    to attach it to; ``bandwidth``: a cap in Mbit/s where the provider has one.
+    """
+
+    public_ip: bool = True
+    private_network: str | None = None
+    bandwidth: int | None = field(default=None, validator=_positive_or_none)
+
+
+@frozen
 class ServerConfig:
-    """What to create: passed to ``create_server``."""
+    """What to create: passed to ``create_server``.
+
+    ``storage`` and ``network`` are None when neither the command nor the
+    provider's ``defaults`` set them: the provider's own defaults apply.
+    """
 
     hostname: str = field(validator=_check_hostname)
     plan: str
@@ -233,8 +273,8 @@ class ServerConfig:
     ssh_keys: list[str] = Factory(list)
     tags: dict[str, str] = Factory(dict)
     firewall_rules: list[FirewallRule] = Factory(list)
-    storage: dict[str, Any] | None = None
-    network: dict[str, Any] | None = None
+    storage: ServerStorage | None = None
+    network: ServerNetwork | None = None
 
 
 @frozen
@@ -306,6 +346,19 @@ class ProviderAuth:
     password: Secret | None = None
     api_key: Secret | None = None
     api_secret: Secret | None = None
+    #: the seed's certificate authentication: a client certificate and its key (paths)
+    certificate_path: str | None = None
+    private_key_path: str | None = None
+
+
+#: what each of the seed's ``auth.method`` values needs; a provider's own
+#: methods (aws's "profile") are its validate_config's to check
+AUTH_METHODS: dict[str, tuple[str, ...]] = {
+    "api_key": ("api_key",),
+    "basic": ("username", "password"),
+    "certificate": ("certificate_path", "private_key_path"),
+    "oauth": ("token",),
+}
 
 
 @frozen
@@ -313,11 +366,12 @@ class ProviderApi:
     """Where and how to talk to the provider's API."""
 
     base_url: str | None = None
-    version: str | None = None
+    version: str | None = "v1"
     timeout: float = 30.0
     #: retries of this provider's hooks after a transient failure, the first
-    #: attempt not counted (None: ``operations.retry_attempts`` decides)
-    retries: int | None = field(default=None, validator=_non_negative_or_none)
+    #: attempt not counted (the seed's default, 3; None: ``operations.retry_attempts``
+    #: decides)
+    retries: int | None = field(default=3, validator=_non_negative_or_none)
     verify_tls: bool = True
     #: most hook calls per second the core makes to this provider (None: no limit)
     rate_limit: float | None = field(default=None, validator=_positive_or_none)
@@ -332,17 +386,28 @@ class ProviderDefaults:
     os: str | None = None
     ssh_user: str | None = None
     ssh_keys: list[str] = Factory(list)
+    #: rules every new server gets, before those the command gives
+    firewall_rules: list[FirewallRule] = Factory(list)
+    storage: ServerStorage | None = None
+    network: ServerNetwork | None = None
 
 
 @frozen
 class ProviderFeatures:
-    """Provider features the user allows the tool to use."""
+    """Provider features the user allows the tool to use.
+
+    Passed to the plugin in ``settings`` and shown by ``prov provider info``.
+    The seed's ``backup`` is ``backups``; ``storage_encryption``,
+    ``backups`` and ``monitoring`` have the seed's defaults.
+    """
 
     firewall: bool = True
     private_network: bool = False
     load_balancer: bool = False
-    backups: bool = False
+    backups: bool = True
     ipv6: bool = False
+    storage_encryption: bool = True
+    monitoring: bool = False
 
 
 @frozen
@@ -408,12 +473,18 @@ class ValidationReport:
 
 @frozen
 class ConnectionResult:
-    """What ``test_connection`` returns."""
+    """What ``test_connection`` returns.
+
+    The seed's record ``{success, account_info | error, message}`` reads as
+    ``ok`` (``success``), ``account_info`` and ``error``.
+    """
 
     ok: bool
     message: str = ""
     latency_ms: float | None = None
     details: dict[str, str] = Factory(dict)
+    account_info: dict[str, Any] | None = None
+    error: str | None = None
 
 
 # --- taskservs --------------------------------------------------------------
@@ -421,37 +492,58 @@ class ConnectionResult:
 
 @frozen
 class TaskservSource:
-    """Where a taskserv's artifacts come from (``type``: github, url, bundled)."""
+    """Where a taskserv's artifacts come from (``type``: github, url, bundled).
+
+    ``release_pattern`` is the seed's tag of a release, ``"v{version}"``.
+    """
 
     type: str = field(validator=_one_of("github", "url", "bundled"))
     url: str | None = None
     repository: str | None = None
+    release_pattern: str | None = None
 
 
 @frozen
 class TaskservInstall:
-    """How a taskserv is installed on a server."""
+    """How a taskserv is installed on a server.
+
+    The seed's ``binary_path``, ``config_path`` and ``data_path`` are
+    ``path``, ``config_dir`` and ``data_dir``; ``binary_name`` is the
+    executable's name (None: the taskserv's).
+    """
 
     method: str = field(validator=_one_of("binary", "archive", "package", "script", "bundled"))
     path: str = "/usr/local/bin"
     config_dir: str | None = None
     data_dir: str | None = None
     user: str | None = None
+    binary_name: str | None = None
 
 
 @frozen
 class ServiceSpec:
-    """The service a taskserv runs."""
+    """The service a taskserv runs.
 
-    name: str
+    ``name`` None means the taskserv's own name (the seed's version.k gives
+    none); ``type`` is the service manager ("systemd", the seed's, or
+    "supervisor"; None: whatever the server has).
+    """
+
+    name: str | None = None
     ports: list[int] = Factory(list)
     user: str | None = None
     restart: str = field(default="on-failure", validator=_one_of("always", "on-failure", "no"))
+    type: str | None = field(default=None, validator=_one_of("systemd", "supervisor"))
+    group: str | None = None
 
 
 @frozen
 class HealthCheck:
-    """How to tell a taskserv is healthy (``type``: http, tcp, command)."""
+    """How to tell a taskserv is healthy (``type``: http, tcp, command).
+
+    Without ``type`` (the seed's version.k has none) it is read from what is
+    given: an ``endpoint`` is http, a ``command`` is command, a ``port`` tcp.
+    """
 
     type: str = field(validator=_one_of("http", "tcp", "command"))
     endpoint: str | None = None
@@ -464,7 +556,14 @@ class HealthCheck:
 
 @frozen
 class TaskservInfo:
-    """What ``taskserv_info`` returns; ``dependencies`` are requirement strings."""
+    """What ``taskserv_info`` returns; ``dependencies`` are requirement strings.
+
+    The seed's fields: ``type`` ("taskserv"), ``category`` ("application",
+    "container-runtime"...), ``ports`` it listens on, ``config_files`` it
+    writes and ``data_directories`` it keeps (``uninstall --keep-data`` keeps
+    them).  The seed's version.k record (``dependencies`` as ``{name,
+    version}`` tables) reads as this record too.
+    """
 
     name: str
     version: str
@@ -474,6 +573,11 @@ class TaskservInfo:
     dependencies: list[str] = Factory(list)
     service: ServiceSpec | None = None
     health_check: HealthCheck | None = None
+    type: str = field(default="taskserv", validator=_one_of("taskserv"))
+    category: str | None = None
+    ports: list[int] = field(factory=list, validator=_each_port)
+    config_files: list[str] = Factory(list)
+    data_directories: list[str] = Factory(list)
 
 
 @frozen
@@ -499,6 +603,11 @@ class TaskservStatus:
     uptime_seconds: float | None = None
     memory_mb: float | None = None
     message: str = ""
+    #: the seed's fields: what ``systemctl is-active`` said, the health
+    #: record as the plugin gave it, and CPU use in percent
+    systemd_status: str | None = None
+    health: dict[str, Any] | None = None
+    cpu_percent: float | None = None
 
 
 @frozen

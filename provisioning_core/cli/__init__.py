@@ -31,6 +31,11 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         "Install and run software (taskservs) on servers.",
     ),
     "cluster": ("provisioning_core.cli.cluster", "cluster", "Deploy and manage clusters."),
+    "provider": (
+        "provisioning_core.cli.provider",
+        "provider",
+        "Describe providers and test their settings.",
+    ),
     "plugin": (
         "provisioning_core.cli.plugin",
         "plugin",

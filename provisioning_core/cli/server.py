@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from provisioning_core.cli.common import (
@@ -53,6 +55,20 @@ def server() -> None:
     show_default=True,
     help="How many: HOSTNAME-1 ... HOSTNAME-N when more than one.",
 )
+@click.option(
+    "--storage-size", type=click.IntRange(min=1), metavar="GB", help="Size of the main disk."
+)
+@click.option("--storage-type", metavar="TYPE", help="The provider's storage class.")
+@click.option(
+    "--storage-encrypted/--no-storage-encrypted",
+    default=None,
+    help="Encrypt the disk at rest (default: yes).",
+)
+@click.option(
+    "--public-ip/--no-public-ip", default=None, help="Give it a public address (default: yes)."
+)
+@click.option("--private-network", metavar="NET", help="A private network to attach it to.")
+@click.option("--bandwidth", type=click.IntRange(min=1), metavar="MBPS", help="Bandwidth cap.")
 @check_option
 @wait_option
 @parallelism_option
@@ -67,12 +83,22 @@ def create(
     tags: tuple[str, ...],
     rules: tuple[str, ...],
     count: int,
+    storage_size: int | None,
+    storage_type: str | None,
+    storage_encrypted: bool | None,
+    public_ip: bool | None,
+    private_network: str | None,
+    bandwidth: int | None,
     check: bool,
     wait: bool,
     parallelism: int | None,
     output: str | None,
 ) -> None:
-    """Create HOSTNAME (or COUNT servers named after it) on a provider."""
+    """Create HOSTNAME (or COUNT servers named after it) on a provider.
+
+    What is not given comes from [providers.NAME.defaults], then from the
+    provider (its default zone and plan, or its only one).
+    """
     from provisioning_core.operations import servers
     from provisioning_core.operations.inputs import parse_rule, parse_tags, read_ssh_keys
 
@@ -90,10 +116,18 @@ def create(
         ssh_keys=keys,
         tags=parsed_tags,
         firewall_rules=parsed_rules,
+        storage=_given(size=storage_size, type=storage_type, encrypted=storage_encrypted),
+        network=_given(public_ip=public_ip, private_network=private_network, bandwidth=bandwidth),
         count=count,
         wait=wait,
     )
     emit_report(report, output)
+
+
+def _given(**options: Any) -> dict[str, Any] | None:
+    """The options the user gave (over the provider's defaults), or None for none."""
+    given = {k: v for k, v in options.items() if v is not None}
+    return given or None
 
 
 def _action_command(action: str, summary: str) -> click.Command:

@@ -61,6 +61,7 @@ def _action(
         output: str | None,
         version: str | None = None,
         keep_data: bool = False,
+        force: bool = False,
     ) -> None:
         from provisioning_core.operations.taskservs import run_taskserv
 
@@ -73,6 +74,7 @@ def _action(
             provider=provider,
             version=version,
             keep_data=keep_data,
+            force=force,
             wait=wait,
         )
         emit_report(report, output)
@@ -97,6 +99,9 @@ def _action(
     if keep_data:
         command = click.option(
             "--keep-data", is_flag=True, help="Keep the taskserv's data directory."
+        )(command)
+        command = click.option(
+            "--force", is_flag=True, help="Go on past a service that fails to stop."
         )(command)
     command = click.argument("name")(command)
     return taskserv.command(action)(command)

@@ -447,6 +447,7 @@ class Deployment:
             kwargs["version"] = step.version
         if step.action == "uninstall":
             kwargs["keep_data"] = False
+            kwargs["force"] = False
         return kwargs
 
     def _describe(self, step: Step) -> str:

@@ -20,7 +20,12 @@ import attrs
 
 from provisioning_core.errors import ConfigError, ProvisioningError
 from provisioning_core.extensions import Extension, ExtensionManager, HookCall, LoadEvent
-from provisioning_core.models import ExtensionType, ProviderSettings, ValidationReport
+from provisioning_core.models import (
+    ExtensionType,
+    ProviderInfo,
+    ProviderSettings,
+    ValidationReport,
+)
 from provisioning_core.operations.calls import (
     RateLimiter,
     RetryPolicy,
@@ -31,6 +36,7 @@ from provisioning_core.operations.calls import (
     with_timeout,
 )
 from provisioning_core.operations.executor import Executor, Interrupted, Outcome, ThreadExecutor
+from provisioning_core.operations.providers import auth_problems
 from provisioning_core.operations.report import Report, TargetResult, error_message
 from provisioning_core.operations.waiting import wait_for
 
@@ -56,6 +62,8 @@ class Provider:
 
     extension: Extension
     settings: ProviderSettings
+    #: what its ``provider_info`` returned (None: it has no such hook)
+    info: ProviderInfo | None = None
 
     @property
     def name(self) -> str:
@@ -168,6 +176,17 @@ class Engine:
                 return cached
         ext = self.extension(ExtensionType.PROVIDER, name)
         settings = self.config.provider_settings(name)
+        info: ProviderInfo | None = (
+            ext.call("provider_info") if ext.implements("provider_info") else None
+        )
+        missing = auth_problems(name, settings.auth, info=info, manifest=ext.discovered.manifest)
+        if missing:
+            raise ConfigError(
+                f"the credentials of provider {name!r} are incomplete",
+                problems=missing,
+                hint=f'set them in [providers.{name}.auth], secrets as "${{ENV_VAR}}"; '
+                f"prov provider info {name} shows what it needs",
+            )
         if ext.implements("validate_config"):
             report: ValidationReport = ext.call("validate_config", settings=settings)
             if not report.valid:
@@ -180,7 +199,7 @@ class Engine:
                 )
             for warning in report.warnings:
                 self.reporter(name, f"warning: {warning}")
-        provider = Provider(ext, settings)
+        provider = Provider(ext, settings, info)
         with self._lock:
             self._providers[name] = provider
         return provider
@@ -200,11 +219,18 @@ class Engine:
         return self._limiters[provider]
 
     def _retry_policy(self, call: HookCall) -> RetryPolicy:
-        """The engine's policy, or a provider's own ``api.retries`` for its hooks."""
+        """The engine's policy, or a provider's own ``api.retries`` for its hooks.
+
+        For a provider's hooks: ``api.retries`` if the configuration sets it,
+        else ``operations.retry_attempts`` if the configuration sets that, else
+        ``api.retries``' default (3, the seed's).
+        """
         if call.extension.kind is not ExtensionType.PROVIDER:
             return self.retry_policy
-        retries = self.config.provider_settings(call.extension.name).api.retries
-        if retries is None:
+        name = call.extension.name
+        retries = self.config.provider_settings(name).api.retries
+        own = self.config.user_set(f"providers.{name}.api.retries")
+        if retries is None or (not own and self.config.user_set("operations.retry_attempts")):
             return self.retry_policy
         return attrs.evolve(
             self.retry_policy,

@@ -8,17 +8,18 @@ leaves a record that says what was in flight.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 from attrs import Factory
 
-from provisioning_core.convert import unstructure
+from provisioning_core.convert import structure, unstructure
 from provisioning_core.errors import (
     CapabilityNotSupported,
     ConfigError,
+    DataValidationError,
     InputError,
     PluginTimeout,
     ProvisioningError,
@@ -31,19 +32,24 @@ from provisioning_core.models import (
     Price,
     Server,
     ServerConfig,
+    ServerNetwork,
     ServerStatus,
+    ServerStorage,
     SshAccess,
     Zone,
 )
 from provisioning_core.operations.calls import CheckModeViolation
 from provisioning_core.operations.engine import Engine, Provider
 from provisioning_core.operations.inputs import check_choice, expand_hostnames, read_ssh_keys
+from provisioning_core.operations.providers import default_plan, default_zone
 from provisioning_core.operations.report import Report, TargetResult
 from provisioning_core.operations.waiting import WaitCancelled
 from provisioning_core.paths import prov_home
 
 if TYPE_CHECKING:
     from provisioning_core.state import ServerRecord
+
+R = TypeVar("R")
 
 __all__ = [
     "Located",
@@ -105,6 +111,8 @@ class ServerRow:
 
 # -- create -----------------------------------------------------------------
 
+_DEFAULT_OS = "ubuntu-22.04"  # ServerConfig's default os
+
 
 def create_servers(
     engine: Engine,
@@ -117,13 +125,21 @@ def create_servers(
     ssh_keys: Sequence[str] = (),
     tags: dict[str, str] | None = None,
     firewall_rules: Sequence[FirewallRule] = (),
+    storage: ServerStorage | Mapping[str, Any] | None = None,
+    network: ServerNetwork | Mapping[str, Any] | None = None,
     count: int = 1,
     wait: bool = False,
 ) -> Report:
     """Create ``count`` servers named after ``hostname`` on ``provider``.
 
-    Validates everything first: the hostnames, and the plan and zone
-    against what the provider offers.  In check mode returns the plan.
+    Validates everything first: the hostnames, and the plan, zone and os
+    against what the provider offers.  What is not given comes from
+    ``[providers.<name>.defaults]``, then from the provider itself (its
+    default zone and plan, or its only one).  Every server gets
+    ``defaults.firewall_rules`` before ``firewall_rules``.  ``storage`` and
+    ``network`` replace the defaults' when records, and are laid over them
+    when mappings (``{"size": 50}`` keeps the default type).  In check mode
+    returns the plan.
     """
     with engine.writing():
         hostnames = expand_hostnames(hostname, count)
@@ -138,7 +154,9 @@ def create_servers(
             # defaults may name .pub files, as --ssh-key may
             ssh_keys=list(ssh_keys) or read_ssh_keys(defaults.ssh_keys),
             tags=tags or {},
-            firewall_rules=list(firewall_rules),
+            firewall_rules=[*defaults.firewall_rules, *firewall_rules],
+            storage=_over(ServerStorage, storage, defaults.storage, "storage"),
+            network=_over(ServerNetwork, network, defaults.network, "network"),
         )
         _refuse_existing(engine, p.name, hostnames)
         _refuse_existing_at_provider(p, hostnames)
@@ -163,19 +181,27 @@ def _server_configs(
     ssh_keys: list[str],
     tags: dict[str, str],
     firewall_rules: list[FirewallRule],
+    storage: ServerStorage | None,
+    network: ServerNetwork | None,
 ) -> list[ServerConfig]:
     problems: list[str] = []
     where = f"providers.{p.name}.defaults"
+    plans = [x.name for x in p.call("get_plans")] if p.extension.implements("get_plans") else []
+    plan = plan or default_plan(p, plans)
     if plan is None:
         problems.append(f"no plan given: pass --plan or set {where}.plan @ --plan")
-    elif p.extension.implements("get_plans"):
-        allowed = [x.name for x in p.call("get_plans")]
-        problems.append(check_choice(plan, allowed, what="plan", field="--plan") or "")
+    elif plans:
+        problems.append(check_choice(plan, plans, what="plan", field="--plan") or "")
+    zones = [z.name for z in p.call("get_zones")] if p.extension.implements("get_zones") else []
+    zone = zone or default_zone(p, zones)
     if zone is None:
         problems.append(f"no zone given: pass --zone or set {where}.zone @ --zone")
-    elif p.extension.implements("get_zones"):
-        allowed = [z.name for z in p.call("get_zones")]
-        problems.append(check_choice(zone, allowed, what="zone", field="--zone") or "")
+    elif zones:
+        problems.append(check_choice(zone, zones, what="zone", field="--zone") or "")
+    supported_os = p.info.supported_os if p.info is not None else []
+    if supported_os:  # the usual default too: it may be an image the provider lacks
+        wanted = os or _DEFAULT_OS
+        problems.append(check_choice(wanted, supported_os, what="os", field="--os") or "")
     problems = [x for x in problems if x]
     if firewall_rules and not p.extension.implements("configure_firewall"):
         problems.append(f"provider {p.name!r} does not support firewall rules @ --rule")
@@ -192,12 +218,39 @@ def _server_configs(
         )
     assert plan is not None
     assert zone is not None
-    base: dict[str, Any] = {"plan": plan, "zone": zone, "ssh_keys": ssh_keys, "tags": tags}
+    base: dict[str, Any] = {
+        "plan": plan,
+        "zone": zone,
+        "ssh_keys": ssh_keys,
+        "tags": tags,
+        "storage": storage,
+        "network": network,
+    }
     if os:
         base["os"] = os
     return [
         ServerConfig(hostname=h, firewall_rules=list(firewall_rules), **base) for h in hostnames
     ]
+
+
+def _over(
+    cls: type[R], given: R | Mapping[str, Any] | None, default: R | None, what: str
+) -> R | None:
+    """``given`` over ``default``: a record replaces it, a mapping's keys are laid over it."""
+    if given is None:
+        return default
+    if not isinstance(given, Mapping):
+        return given
+    base = unstructure(default) if default is not None else {}
+    try:
+        return structure({**base, **given}, cls, what=f"the server's {what}")
+    except DataValidationError as exc:
+        problems = [p.replace(" @ $", f" @ {what}", 1) for p in exc.problems]
+        raise InputError(
+            f"invalid {what} of the new servers",
+            problems=problems,
+            hint=f"see prov server create --help for the {what} options",
+        ) from None
 
 
 def _refuse_existing(engine: Engine, provider: str, hostnames: list[str]) -> None:

@@ -88,9 +88,14 @@ def run_taskserv(
     provider: str | None = None,
     version: str | None = None,
     keep_data: bool = False,
+    force: bool = False,
     wait: bool = False,
 ) -> Report:
-    """Run ``action`` (install, uninstall, configure, restart, upgrade) of taskserv ``name``."""
+    """Run ``action`` (install, uninstall, configure, restart, upgrade) of taskserv ``name``.
+
+    ``keep_data`` and ``force`` are uninstall's: keep the data directories, and
+    go on past a service that fails to stop.
+    """
     with engine.writing():
         if action not in ACTIONS:
             raise ValueError(f"unknown taskserv action {action!r}")
@@ -101,7 +106,7 @@ def run_taskserv(
         targets = resolve_targets(engine, servers, provider)
         if action == "install":
             check_dependencies(engine, ext, targets)
-        kwargs = _hook_arguments(action, settings, version, keep_data=keep_data)
+        kwargs = _hook_arguments(action, settings, version, keep_data=keep_data, force=force)
         operation = f"taskserv.{action}"
 
         if engine.check:
@@ -148,13 +153,14 @@ def run_taskserv(
 
 
 def _hook_arguments(
-    action: str, settings: dict[str, Any], version: str | None, *, keep_data: bool
+    action: str, settings: dict[str, Any], version: str | None, *, keep_data: bool, force: bool
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"settings": settings}
     if action in {"install", "upgrade"}:
         kwargs["version"] = version
     if action == "uninstall":
         kwargs["keep_data"] = keep_data
+        kwargs["force"] = force
     return kwargs
 
 

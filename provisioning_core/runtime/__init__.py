@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         ServiceState,
         Supervisor,
         Systemd,
+        remove_service,
     )
     from provisioning_core.runtime.steps import (
         Absent,
@@ -89,6 +90,7 @@ _WHERE: dict[str, str] = {
     "Step": "steps",
     "Supervisor": "services",
     "Systemd": "services",
+    "remove_service": "services",
     "Transport": "transport",
     "apply_steps": "steps",
     "check_health": "health",
@@ -153,6 +155,7 @@ __all__ = [
     "parse_checksums",
     "parse_release_settings",
     "release_asset",
+    "remove_service",
     "unlink_binaries",
     "unpack_steps",
 ]

@@ -52,7 +52,7 @@ from provisioning_core.runtime.artifacts import (
 from provisioning_core.runtime.health import check_health
 from provisioning_core.runtime.host import Host, connect
 from provisioning_core.runtime.releases import github_versions
-from provisioning_core.runtime.services import ServiceDefinition
+from provisioning_core.runtime.services import ServiceDefinition, remove_service
 from provisioning_core.runtime.steps import Absent, Directory, File, Service, Step, apply_steps
 from provisioning_core.secret import Secret
 
@@ -467,11 +467,20 @@ class ReleaseRecipe(Generic[S]):
         done = (f"restarted {self.name}", f"would restart {self.name}")
         return _finish(result, done, "", check=check)
 
-    def uninstall(self, host: Host, s: S, *, keep_data: bool, check: bool) -> OperationResult:
-        """Stop and remove the service, binaries and config (and the data unless ``keep_data``)."""
+    def uninstall(
+        self, host: Host, s: S, *, keep_data: bool, check: bool, force: bool = False
+    ) -> OperationResult:
+        """Stop and remove the service, binaries and config (and the data unless ``keep_data``).
+
+        With ``force`` a service that fails to stop does not stop the rest:
+        its unit is removed anyway and the failure is the first action.
+        """
         steps: list[Step] = []
+        forced: list[str] = []
         definition = host.services.installed(self.name)
-        if definition is not None:
+        if definition is not None and force and not check:
+            forced = [remove_service(host, definition.name, force=True)]
+        elif definition is not None:
             steps.append(Service(definition, state="absent"))
         steps += [unlink_binaries(host, s.install_dir, s.bin_dir), Absent(s.install_dir)]
         steps += [Absent(p) for p in (s.config_dir, *self.leftovers(s))]
@@ -479,8 +488,11 @@ class ReleaseRecipe(Generic[S]):
         if not keep_data:
             steps += [Absent(p) for p in data]
         kept = f", keeping its data in {', '.join(data)}" if keep_data else ""
+        applied = apply_steps(host, steps, check=check)
+        if forced:
+            applied = OperationResult(changed=True, actions=[*forced, *applied.actions])
         return _finish(
-            apply_steps(host, steps, check=check),
+            applied,
             (f"uninstalled {self.name}{kept}", f"would uninstall {self.name}{kept}"),
             f"{self.name} is not installed",
             check=check,
@@ -613,16 +625,19 @@ class ReleaseHooks(Generic[S]):
         server: Server,
         ssh: SshAccess,
         keep_data: bool,
+        force: bool,
         settings: dict[str, Any],
         check: bool,
     ) -> OperationResult:
-        """Remove the taskserv (its data too unless ``keep_data``)."""
+        """Remove the taskserv, data too unless ``keep_data``; ``force``: past a failing stop."""
         recipe = self.recipe
         return self._run(
             server,
             ssh,
             settings,
-            lambda h, s: recipe.uninstall(h, s, keep_data=keep_data, check=check),
+            lambda h, s: recipe.uninstall(
+                h, s, keep_data=keep_data, check=check, force=bool(force)
+            ),
         )
 
     @hookimpl

@@ -20,6 +20,7 @@ import attrs
 from attrs import Factory, field
 
 from provisioning_core.errors import ProvisioningError
+from provisioning_core.runtime.transport import CommandError
 
 if TYPE_CHECKING:
     from provisioning_core.runtime.host import Host
@@ -30,6 +31,7 @@ __all__ = [
     "ServiceState",
     "Supervisor",
     "Systemd",
+    "remove_service",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
@@ -110,6 +112,10 @@ class ServiceManager(Protocol):
 
     def remove(self, name: str) -> None:
         """Stop the service and remove its unit."""
+        ...
+
+    def forget(self, name: str) -> None:
+        """Remove the unit without stopping the service (after a stop that failed)."""
         ...
 
     def start(self, name: str) -> None:
@@ -210,6 +216,11 @@ class Systemd:
         self._systemctl("disable", "--now", name)
         self.host.remove(self.unit_path(name))
         self._systemctl("daemon-reload")
+
+    def forget(self, name: str) -> None:
+        self.host.run(f"systemctl disable {shlex.quote(name)}", check=False)
+        self.host.remove(self.unit_path(name))
+        self.host.run("systemctl daemon-reload", check=False)
 
     def start(self, name: str) -> None:
         self._systemctl("start", name)
@@ -349,6 +360,9 @@ class Supervisor:
         if not self.host.exists(self.unit_path(name)):
             return
         self.stop(name)
+        self.forget(name)
+
+    def forget(self, name: str) -> None:
         self.host.remove(self.unit_path(name))
         self.host.remove(f"{self.units}/enabled/{name}")
 
@@ -403,3 +417,20 @@ class Supervisor:
         if self.host.read(self.rc_script) != _RC.encode():
             self.host.write(self.rc_script, _RC.encode(), 0o755)
         self._uploaded = True
+
+
+def remove_service(host: Host, name: str, *, force: bool) -> str:
+    """Stop and remove service ``name`` now; what was done, as an action line.
+
+    With ``force`` a service that will not stop (its stop command fails) does
+    not stop the uninstall: its unit is removed anyway and the line says so.
+    Without it the :class:`CommandError` is raised.
+    """
+    try:
+        host.services.remove(name)
+    except CommandError as exc:
+        if not force:
+            raise
+        host.services.forget(name)
+        return f"could not stop service {name} ({exc.message}); removed its unit anyway (--force)"
+    return f"remove service {name}"

@@ -512,7 +512,7 @@ class TaskservConformance(_Conformance):
         under_test = _Taskserv(extension, server, ssh, taskserv_settings)
         yield under_test
         if under_test.status().installed:  # a failed test must not leave it behind
-            under_test.call("uninstall", keep_data=False, check=False)
+            under_test.call("uninstall", keep_data=False, force=False, check=False)
 
     def test_taskserv_info_is_well_formed(self) -> None:
         extension = _load(self.hook_timeout, ExtensionType.TASKSERV, self.taskserv)
@@ -626,7 +626,7 @@ class TaskservConformance(_Conformance):
         )
         self._configure_and_restart(t)
         pictured = backend_picture()
-        planned = t.call("uninstall", keep_data=False, check=True)
+        planned = t.call("uninstall", keep_data=False, force=False, check=True)
         pictured_after = backend_picture()
         assert pictured_after == pictured, _broke(
             self.taskserv,
@@ -638,7 +638,7 @@ class TaskservConformance(_Conformance):
         assert t.status().installed, _broke(
             self.taskserv, "uninstall", "with check=True nothing may be removed"
         )
-        removed = t.call("uninstall", keep_data=False, check=False)
+        removed = t.call("uninstall", keep_data=False, force=False, check=False)
         assert removed.changed, _broke(
             self.taskserv, "uninstall", "removing what is there reports changed=True"
         )

@@ -221,6 +221,15 @@ def provider_info() -> ProviderInfo:
         version=__version__,
         description="sandboxes on this machine, each with its own SSH endpoint on 127.0.0.N",
         regions=[ZONE.name],
+        interface="local",
+        supported_operations=[
+            "provider-info", "validate-config", "test-connection",
+            "create-server", "delete-server", "list-servers", "get-server-info",
+            "start-server", "stop-server", "reboot-server",
+            "get-pricing", "get-plans", "get-zones", "get-ssh-access", "configure-firewall",
+        ],  # fmt: skip
+        default_zone=ZONE.name,
+        default_plan=PLANS[0].name,
     )
 
 

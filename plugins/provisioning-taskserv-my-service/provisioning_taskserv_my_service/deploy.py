@@ -23,7 +23,7 @@ from provisioning_core import (
     apply_steps,
     check_health,
 )
-from provisioning_core.runtime import Step
+from provisioning_core.runtime import Step, remove_service
 
 from provisioning_taskserv_my_service import payload
 from provisioning_taskserv_my_service.program import Program
@@ -113,16 +113,24 @@ def restart(host: Host, *, check: bool) -> OperationResult:
     return _finish(result, f"restarted {NAME}", f"would restart {NAME}", "", check=check)
 
 
-def uninstall(host: Host, *, keep_data: bool, check: bool) -> OperationResult:
-    """Stop and remove the service, its binary and config (and its data unless ``keep_data``)."""
+def uninstall(host: Host, *, keep_data: bool, check: bool, force: bool = False) -> OperationResult:
+    """Stop and remove the service, its binary and config (and its data unless ``keep_data``).
+
+    With ``force`` a service that will not stop does not stop the rest.
+    """
     steps: list[Step] = []
+    forced: list[str] = []
     definition = host.services.installed(NAME)
-    if definition is not None:
+    if definition is not None and force and not check:
+        forced = [remove_service(host, NAME, force=True)]
+    elif definition is not None:
         steps.append(Service(definition, state="absent"))
     steps += [Absent(BINARY), Absent(CONFIG_DIR)]
     if not keep_data:
         steps.append(Absent(DATA_DIR))
     result = apply_steps(host, steps, check=check)
+    if forced:
+        result = OperationResult(changed=True, actions=[*forced, *result.actions])
     kept = f", keeping its data in {DATA_DIR}" if keep_data else ""
     return _finish(
         result,

@@ -88,10 +88,18 @@ def install(
 
 @hookimpl
 def uninstall(
-    server: Server, ssh: SshAccess, keep_data: bool, settings: dict[str, Any], check: bool
+    server: Server,
+    ssh: SshAccess,
+    keep_data: bool,
+    force: bool,
+    settings: dict[str, Any],
+    check: bool,
 ) -> OperationResult:
     return _run(
-        server, ssh, settings, lambda h, _: deploy.uninstall(h, keep_data=keep_data, check=check)
+        server,
+        ssh,
+        settings,
+        lambda h, _: deploy.uninstall(h, keep_data=keep_data, check=check, force=bool(force)),
     )
 
 

@@ -49,7 +49,9 @@ def test_the_main_job_succeeds_and_prints_no_warning(settings: Callable[..., Non
         assert done.returncode == 0, where
         assert "warning" not in done.stderr.lower(), where
         if step[:2] == ["taskserv", "status"]:
-            row = next(line.split() for line in done.stdout.splitlines() if line.startswith("web-1"))
+            row = next(
+                line.split() for line in done.stdout.splitlines() if line.startswith("web-1")
+            )
             assert row[1:4] == ["True", "True", "True"], where  # installed, running, healthy
 
 
