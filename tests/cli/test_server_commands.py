@@ -41,6 +41,7 @@ def test_check_mode_calls_nothing_mutating_and_writes_nothing(prov, prov_home, w
         "get_plans",
         "get_zones",
         "list_servers",
+        "provider_info",
         "validate_config",
         "create_server",
     }

@@ -416,6 +416,8 @@ def test_the_hooks_pass_the_cores_checks_and_work_over_ssh(recipe, mirror, ssh_s
     assert not hooks.configure(server=server, ssh=ssh, settings=table, check=False).changed
     restart = hooks.restart(server=server, ssh=ssh, settings=table, check=True)
     assert restart.message == "would restart greeter"
-    gone = hooks.uninstall(server=server, ssh=ssh, keep_data=False, settings=table, check=False)
+    gone = hooks.uninstall(
+        server=server, ssh=ssh, keep_data=False, force=False, settings=table, check=False
+    )
     assert gone.changed
     assert not (sandbox / "var/lib/greeter").exists()
