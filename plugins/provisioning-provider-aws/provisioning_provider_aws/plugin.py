@@ -438,12 +438,41 @@ def _launch_request(
     user_data = _user_data(settings, extra_keys)
     if user_data:
         request["UserData"] = user_data
-    size = (config.storage or {}).get("size") or options.get("volume_size")
+    storage, network = config.storage, config.network
+    if network is not None and network.bandwidth is not None:
+        raise ConfigError(
+            "aws instances have no bandwidth cap to set (the instance type decides)",
+            problems=["aws does not take network.bandwidth @ network.bandwidth"],
+            hint="leave out --bandwidth, or choose a larger instance type",
+        )
+    if network is not None and network.private_network:
+        request["SubnetId"] = network.private_network  # the seed's private network: a subnet
+    if network is not None and not network.public_ip:
+        _no_public_ip(request)
+    if root_device is None:  # neither storage nor a volume option: the image's own volume
+        return request
+    size = (storage.size if storage else None) or options.get("volume_size")
+    kind = (storage.type if storage else None) or options.get("volume_type")
+    volume: dict[str, Any] = {"VolumeType": str(kind or "gp3")}
+    if storage is not None:  # the seed's storage.encrypted, default true
+        volume["Encrypted"] = storage.encrypted
     if size:
-        volume = {"VolumeSize": int(size), "VolumeType": str(options.get("volume_type") or "gp3")}
-        device = root_device or "/dev/xvda"
-        request["BlockDeviceMappings"] = [{"DeviceName": device, "Ebs": volume}]
+        volume["VolumeSize"] = int(size)
+    request["BlockDeviceMappings"] = [{"DeviceName": root_device, "Ebs": volume}]
     return request
+
+
+def _no_public_ip(request: dict[str, Any]) -> None:
+    """Launch without a public address: one network interface that asks for none.
+
+    EC2 takes the subnet and groups on the interface then, not on the request.
+    """
+    interface: dict[str, Any] = {"DeviceIndex": 0, "AssociatePublicIpAddress": False}
+    if "SubnetId" in request:
+        interface["SubnetId"] = request.pop("SubnetId")
+    if "SecurityGroupIds" in request:
+        interface["Groups"] = request.pop("SecurityGroupIds")
+    request["NetworkInterfaces"] = [interface]
 
 
 @hookimpl
@@ -488,7 +517,11 @@ def create_server(settings: ProviderSettings, config: ServerConfig, check: bool)
     group = _new_group(aws, region, config.hostname, _vpc_of(aws, region))
     try:
         _set_rules(aws, region, group, ingress, egress)
-        request["SecurityGroupIds"] = [group["GroupId"], *request.get("SecurityGroupIds", [])]
+        if "NetworkInterfaces" in request:  # no public address: groups go on the interface
+            interface = request["NetworkInterfaces"][0]
+            interface["Groups"] = [group["GroupId"], *interface.get("Groups", [])]
+        else:
+            request["SecurityGroupIds"] = [group["GroupId"], *request.get("SecurityGroupIds", [])]
         instance = aws.call("ec2", "run_instances", region=region, **request)["Instances"][0]
     except ProvisioningError:
         _delete_group(aws, region, str(group["GroupId"]))
@@ -512,8 +545,9 @@ def create_server(settings: ProviderSettings, config: ServerConfig, check: bool)
 def _root_device(
     aws: Aws, region: str, ami: str, config: ServerConfig, settings: ProviderSettings
 ) -> str | None:
-    """The image's root device name, when the root volume is sized (else not needed)."""
-    if not ((config.storage or {}).get("size") or settings.options.get("volume_size")):
+    """The image's root device name, when the root volume is set (else not needed)."""
+    options = settings.options
+    if config.storage is None and not (options.get("volume_size") or options.get("volume_type")):
         return None
     found = aws.call("ec2", "describe_images", region=region, ImageIds=[ami]).get("Images", [])
     return str(found[0].get("RootDeviceName") or "/dev/xvda") if found else None

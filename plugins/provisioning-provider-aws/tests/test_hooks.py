@@ -146,6 +146,38 @@ def test_a_sized_root_volume_uses_the_images_root_device(aws, lab, settings):
     assert image["RootDeviceName"] in devices
 
 
+def test_the_seeds_storage_sets_the_root_volume(aws, lab):
+    from provisioning_core import ServerStorage
+
+    server = aws.create("web-1", storage=ServerStorage(size=30, type="gp2"))
+    ec2 = moto_ec2(lab)
+    instance = _instance(lab, server.id)
+    (image,) = ec2.describe_images(ImageIds=[instance["ImageId"]])["Images"]
+    (mapping,) = [
+        m for m in instance["BlockDeviceMappings"] if m["DeviceName"] == image["RootDeviceName"]
+    ]
+    (volume,) = ec2.describe_volumes(VolumeIds=[mapping["Ebs"]["VolumeId"]])["Volumes"]
+    assert (volume["Size"], volume["VolumeType"], volume["Encrypted"]) == (30, "gp2", True)
+
+
+def test_the_seeds_network_without_a_public_ip(aws, lab):
+    from provisioning_core import ServerNetwork
+
+    server = aws.create(
+        "web-1",
+        network=ServerNetwork(public_ip=False),
+        firewall_rules=[FirewallRule("in", "tcp", "accept", port=22)],
+    )
+    instance = _instance(lab, server.id)
+    assert not instance.get("PublicIpAddress")
+    (interface,) = instance["NetworkInterfaces"]
+    assert not interface.get("Association")  # no public address on its one interface
+    groups = [g["GroupName"] for g in interface["Groups"]]
+    assert any(name.startswith("prov-web-1-") for name in groups)  # its own group, there
+    with pytest.raises(ConfigError, match="no bandwidth cap"):
+        aws.create("web-2", network=ServerNetwork(bandwidth=10))
+
+
 def test_a_region_as_zone_lets_aws_choose_the_availability_zone(aws, lab):
     server = aws.create("web-1", zone="us-east-1")
     assert _instance(lab, server.id)["Placement"]["AvailabilityZone"].startswith("us-east-1")

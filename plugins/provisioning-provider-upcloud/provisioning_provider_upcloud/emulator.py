@@ -600,6 +600,7 @@ class UpCloudEmulator:
                         "storage_size": storage["size"],
                         "storage_tier": storage["tier"],
                         "storage_title": storage["title"],
+                        "storage_encrypted": storage.get("encrypted", "no"),
                         "type": "disk",
                         "boot_disk": "1" if n == 0 else "0",
                     }
@@ -682,6 +683,11 @@ class UpCloudEmulator:
                 raise ApiError(
                     400, "ACTION_INVALID", f"The storage action {action!r} is not valid."
                 )
+            encrypted = device.get("encrypted", "no")
+            if encrypted not in {"yes", "no"}:
+                raise ApiError(
+                    400, "ENCRYPTED_INVALID", f"The encrypted value {encrypted!r} is not valid."
+                )
             made.append(
                 {
                     "uuid": str(uuidlib.uuid4()),
@@ -689,6 +695,7 @@ class UpCloudEmulator:
                     "tier": device.get("tier", "maxiops"),
                     "title": device.get("title") or f"{hostname} disk {len(made)}",
                     "zone": zone,
+                    "encrypted": encrypted,
                 }
             )
         return made
@@ -706,6 +713,10 @@ class UpCloudEmulator:
             if access not in {"public", "utility", "private"}:
                 raise ApiError(
                     400, "INTERFACE_TYPE_INVALID", f"The interface type {access!r} is not valid."
+                )
+            if access == "private" and not interface.get("network"):
+                raise ApiError(
+                    400, "NETWORK_MISSING", "A private interface needs the network attribute."
                 )
             for wanted in _dig(interface, "ip_addresses", "ip_address") or [{"family": "IPv4"}]:
                 family = wanted.get("family", "IPv4")

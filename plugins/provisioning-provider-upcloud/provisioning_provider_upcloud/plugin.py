@@ -118,17 +118,31 @@ def _sdk_server(
     from upcloud_api import Label, ServerNetworkInterface, Storage, login_user_block
     from upcloud_api import Server as SdkServer
 
-    storage = dict(config.storage or {})
-    size = storage.pop("size", None) or settings.options.get("storage_size")
+    storage, network = config.storage, config.network
+    size = (storage.size if storage else None) or settings.options.get("storage_size")
     size = int(size or plan.get("storage_size") or template.get("size") or 10)
-    tier = storage.pop("tier", None) or settings.options.get("storage_tier") or "maxiops"
-    if storage:
-        log.warning("upcloud: storage keys %s are not supported and ignored", sorted(storage))
-    if config.network:
-        log.warning("upcloud: network settings are not supported yet and ignored")
-    interfaces = [{"type": "public", "family": "IPv4"}, {"type": "utility", "family": "IPv4"}]
-    if settings.features.ipv6:
-        interfaces.append({"type": "public", "family": "IPv6"})
+    tier = (storage.type if storage else None) or settings.options.get("storage_tier")
+    tier = tier or "maxiops"
+    if tier not in TIERS:
+        raise ConfigError(
+            f"upcloud has no storage tier {tier!r}",
+            problems=[f"expected one of {', '.join(TIERS)} @ storage.type"],
+            hint="pass --storage-type maxiops, standard or hdd",
+        )
+    if network is not None and network.bandwidth is not None:
+        raise ConfigError(
+            "upcloud servers have no bandwidth cap to set",
+            problems=["upcloud does not take network.bandwidth @ network.bandwidth"],
+            hint="leave out --bandwidth (and [providers.upcloud.defaults] network.bandwidth)",
+        )
+    public = network is None or network.public_ip
+    interfaces = [{"type": "utility", "family": "IPv4"}]
+    if public:
+        interfaces.insert(0, {"type": "public", "family": "IPv4"})
+        if settings.features.ipv6:
+            interfaces.append({"type": "public", "family": "IPv6"})
+    if network is not None and network.private_network:
+        interfaces.append({"type": "private", "family": "IPv4", "network": network.private_network})
     if not config.ssh_keys:
         log.warning(
             "upcloud: %s gets no SSH key: only UpCloud's console will reach it", config.hostname
@@ -143,13 +157,31 @@ def _sdk_server(
         labels=[Label(key, value) for key, value in config.tags.items()],
         login_user=login_user_block(_login_user(settings), list(config.ssh_keys), False),  # noqa: FBT003
         storage_devices=[
-            Storage(os=template["uuid"], size=size, tier=tier, title=f"{config.hostname} OS disk")
+            Storage(
+                os=template["uuid"],
+                size=size,
+                tier=tier,
+                title=f"{config.hostname} OS disk",
+                # encrypted at rest, as the seed's storage.encrypted (default true) asks;
+                # upcloud-api reads the API's "yes"/"no", not a bool
+                encrypted="yes" if _encrypted(settings, config) else "no",
+            )
         ],
-        networking=[
-            ServerNetworkInterface({"type": i["type"], "ip_addresses": [{"family": i["family"]}]})
-            for i in interfaces
-        ],
+        networking=[_interface(i, ServerNetworkInterface) for i in interfaces],
     )
+
+
+def _encrypted(settings: ProviderSettings, config: ServerConfig) -> bool:
+    if config.storage is not None:
+        return config.storage.encrypted
+    return settings.features.storage_encryption
+
+
+def _interface(spec: Mapping[str, str], cls: Any) -> Any:
+    body: dict[str, Any] = {"type": spec["type"], "ip_addresses": [{"family": spec["family"]}]}
+    if "network" in spec:
+        body["network"] = spec["network"]
+    return cls(body)
 
 
 def _plan(client: UpCloud, name: str) -> dict[str, Any]:

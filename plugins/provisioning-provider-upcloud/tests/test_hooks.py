@@ -224,6 +224,49 @@ def test_create_sends_plan_zone_os_login_user_and_labels(upcloud, emulator, sett
     assert emulator.writes == 1
 
 
+def test_create_applies_the_seeds_storage_and_network(upcloud, emulator, settings):
+    from provisioning_core import ServerNetwork, ServerStorage
+
+    server = upcloud.call(
+        "create_server",
+        settings=settings,
+        config=upcloud_config(
+            storage=ServerStorage(size=50, type="hdd"),
+            network=ServerNetwork(public_ip=False, private_network="03000000-0000-4000-8000-0001"),
+        ),
+        check=False,
+    )
+    detail = emulator.server(server.id)
+    (disk,) = detail["storage_devices"]["storage_device"]
+    assert (disk["storage_size"], disk["storage_tier"], disk["storage_encrypted"]) == (
+        50,
+        "hdd",
+        "yes",  # the seed's default: encrypted
+    )
+    access = {a["access"] for a in detail["ip_addresses"]["ip_address"]}
+    assert access == {"utility", "private"}  # no public address, as asked
+
+
+def test_create_refuses_what_upcloud_cannot_do(upcloud, emulator, settings):
+    from provisioning_core import ConfigError, ServerNetwork, ServerStorage
+
+    with pytest.raises(ConfigError, match="no storage tier 'gp3'"):
+        upcloud.call(
+            "create_server",
+            settings=settings,
+            config=upcloud_config(storage=ServerStorage(type="gp3")),
+            check=False,
+        )
+    with pytest.raises(ConfigError, match="no bandwidth cap"):
+        upcloud.call(
+            "create_server",
+            settings=settings,
+            config=upcloud_config(network=ServerNetwork(bandwidth=100)),
+            check=False,
+        )
+    assert emulator.writes == 0
+
+
 def upcloud_config(**kwargs):
     from provisioning_core import ServerConfig
 
