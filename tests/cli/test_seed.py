@@ -136,10 +136,11 @@ def test_the_seeds_provider_settings_are_the_contracts(workspace, monkeypatch):
     settings = load_config().provider_settings("seedcloud")
     assert isinstance(settings, ProviderSettings)
     assert settings.auth.method == "api_key"
-    assert (
-        settings.auth.api_key is not None and settings.auth.api_key.reveal() == SECRETS["SEED_KEY"]
-    )
-    assert settings.api.version == "v1" and settings.api.retries == 3 and settings.api.timeout == 30
+    assert settings.auth.api_key is not None
+    assert settings.auth.api_key.reveal() == SECRETS["SEED_KEY"]
+    assert settings.api.version == "v1"
+    assert settings.api.retries == 3
+    assert settings.api.timeout == 30
     rules = settings.defaults.firewall_rules
     assert rules[0] == FirewallRule("in", "tcp", "accept", port=22, source="0.0.0.0/0")
     assert rules[1].ports == (8000, 8100)
@@ -153,7 +154,8 @@ def test_the_seeds_provider_settings_are_the_contracts(workspace, monkeypatch):
 
 def test_the_seeds_provider_info_is_a_provider_info():
     info = structure(PROVIDER_INFO, ProviderInfo)
-    assert info.type == "provider" and info.interface == "API"
+    assert info.type == "provider"
+    assert info.interface == "API"
     assert info.supported_operations[0] == "create_server"  # the seed's name, as a hook's
     assert info.required_auth == ["api_key", "api_secret"]
     assert info.supported_os == ["ubuntu-22.04", "debian-11", "centos-8"]
@@ -164,11 +166,13 @@ def test_the_seeds_test_connection_records_read_as_connection_results():
         {"success": True, "account_info": {"id": 1}, "message": "Connection successful"},
         ConnectionResult,
     )
-    assert ok.ok and ok.account_info == {"id": 1}
+    assert ok.ok
+    assert ok.account_info == {"id": 1}
     failed = structure(
         {"success": False, "error": "401", "message": "Connection failed"}, ConnectionResult
     )
-    assert not failed.ok and failed.error == "401"
+    assert not failed.ok
+    assert failed.error == "401"
 
 
 def test_the_seeds_create_server_records_read_as_servers():
@@ -225,8 +229,10 @@ def test_the_seeds_server_config_with_storage_and_network():
         },
         ServerConfig,
     )
-    assert config.storage is not None and config.storage.encrypted is True  # the seed's default
-    assert config.network is not None and config.network.public_ip is True
+    assert config.storage is not None
+    assert config.storage.encrypted is True
+    assert config.network is not None
+    assert config.network.public_ip is True
     assert config.firewall_rules[0] == FirewallRule("out", "udp", "drop", port=53)
 
 
@@ -240,10 +246,14 @@ def test_the_seeds_version_k_record_is_a_taskserv_info():
         "/var/lib/my-service",
     )
     assert info.install.binary_name == "my-service"
-    assert info.source is not None and info.source.release_pattern == "v{version}"
-    assert info.service is not None and info.service.type == "systemd"
-    assert info.service.group == "my-service" and info.service.name is None
-    assert info.health_check is not None and info.health_check.type == "http"
+    assert info.source is not None
+    assert info.source.release_pattern == "v{version}"
+    assert info.service is not None
+    assert info.service.type == "systemd"
+    assert info.service.group == "my-service"
+    assert info.service.name is None
+    assert info.health_check is not None
+    assert info.health_check.type == "http"
 
 
 def test_the_seeds_taskserv_info_is_a_taskserv_info():
@@ -278,7 +288,8 @@ def test_the_seeds_install_records_read_as_operation_results():
         },
         OperationResult,
     )
-    assert done.changed and done.message == "my-service 1.0.0: running"
+    assert done.changed
+    assert done.message == "my-service 1.0.0: running"
     assert done.details["health"] == {"healthy": True, "status": "ok"}
 
 
@@ -381,7 +392,8 @@ def test_a_server_is_created_from_the_seeds_records(prov, seed_workspace, prov_h
     assert made.exit_code == 0, made.output
     state = json.loads((prov_home / "seedcloud.json").read_text())
     (record,) = state.values()
-    assert record["status"] == "running" and record["storage"] == {"size": 50}
+    assert record["status"] == "running"
+    assert record["storage"] == {"size": 50}
     # defaults.firewall_rules were applied to the new server, ranges as given
     assert [r["port"] for r in record["firewall_rules"]] == [22, 8000]
     listed = prov("server", "list", "--provider", "seedcloud", "-o", "json")
@@ -403,7 +415,8 @@ def test_an_os_the_provider_does_not_support_is_refused_before_anything_is_made(
 ):
     result = prov("server", "create", "web-1", "--provider", "seedcloud", "--os", "windows-11")
     assert result.exit_code == 2
-    assert "os" in result.stderr and "ubuntu-22.04" in result.stderr
+    assert "os" in result.stderr
+    assert "ubuntu-22.04" in result.stderr
     assert not (prov_home / "seedcloud.json").exists()
 
 
@@ -418,9 +431,11 @@ def test_the_seed_taskserv_installs_reports_and_uninstalls(prov, seed_workspace,
     status = prov("taskserv", "status", "my-seed-service", "-s", "web-1", "-o", "json")
     assert status.exit_code == 0, status.output
     (row,) = status.json()["statuses"] if "statuses" in status.json() else status.json()
-    assert row["running"] is True and row["memory_mb"] == 128.0
+    assert row["running"] is True
+    assert row["memory_mb"] == 128.0
     removed = prov("taskserv", "uninstall", "my-seed-service", "-s", "web-1", "-o", "json")
     assert removed.exit_code == 0, removed.output
     assert json.loads((prov_home / "my-seed-service.json").read_text()) == {}
     versions = prov("taskserv", "versions", "my-seed-service", "-o", "json")
-    assert versions.exit_code == 0 and "0.9.0" in versions.stdout
+    assert versions.exit_code == 0
+    assert "0.9.0" in versions.stdout

@@ -438,6 +438,14 @@ def _launch_request(
     user_data = _user_data(settings, extra_keys)
     if user_data:
         request["UserData"] = user_data
+    _storage_and_network(request, config, options, root_device)
+    return request
+
+
+def _storage_and_network(
+    request: dict[str, Any], config: ServerConfig, options: dict[str, Any], root: str | None
+) -> None:
+    """The seed's ``storage`` and ``network`` of ``config``, added to ``request``."""
     storage, network = config.storage, config.network
     if network is not None and network.bandwidth is not None:
         raise ConfigError(
@@ -449,8 +457,8 @@ def _launch_request(
         request["SubnetId"] = network.private_network  # the seed's private network: a subnet
     if network is not None and not network.public_ip:
         _no_public_ip(request)
-    if root_device is None:  # neither storage nor a volume option: the image's own volume
-        return request
+    if root is None:  # neither storage nor a volume option: the image's own volume
+        return
     size = (storage.size if storage else None) or options.get("volume_size")
     kind = (storage.type if storage else None) or options.get("volume_type")
     volume: dict[str, Any] = {"VolumeType": str(kind or "gp3")}
@@ -458,8 +466,7 @@ def _launch_request(
         volume["Encrypted"] = storage.encrypted
     if size:
         volume["VolumeSize"] = int(size)
-    request["BlockDeviceMappings"] = [{"DeviceName": root_device, "Ebs": volume}]
-    return request
+    request["BlockDeviceMappings"] = [{"DeviceName": root, "Ebs": volume}]
 
 
 def _no_public_ip(request: dict[str, Any]) -> None:

@@ -238,7 +238,7 @@ def provider_info() -> ProviderInfo:
             "get-zones",
             "get-ssh-access",
             "configure-firewall",
-        ],  # fmt: skip
+        ],
         default_zone=ZONE.name,
         default_plan=PLANS[0].name,
     )
