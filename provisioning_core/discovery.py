@@ -52,7 +52,7 @@ from provisioning_core.compat import (
 from provisioning_core.convert import converter
 from provisioning_core.environ import env_flag, env_names
 from provisioning_core.errors import ExtensionNotFound
-from provisioning_core.models import DiscoveredExtension, ExtensionType
+from provisioning_core.models import DiscoveredExtension, ExtensionManifest, ExtensionType
 
 if TYPE_CHECKING:
     import importlib.metadata as md
@@ -62,7 +62,7 @@ from provisioning_core.registry import registered_extensions, repository_url
 __all__ = ["Discovery", "scan_entry_points"]
 
 _GROUPS = {k.group: k for k in ExtensionType}
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: DiscoveredExtension.manifest
 
 
 def scan_entry_points(
@@ -221,9 +221,17 @@ class _ScanCache:
         try:
             data = json.loads(file.read_bytes())
             # the key holds the core's version, so the fields are this version's
-            return [DiscoveredExtension(**entry) for entry in data]
+            return [_entry(item) for item in data]
         except (OSError, ValueError, TypeError):
             return None
+
+
+def _entry(item: dict[str, object]) -> DiscoveredExtension:
+    # by hand, not through the converter: reading the cache is the hot path
+    manifest = item.get("manifest")
+    if isinstance(manifest, dict):
+        item["manifest"] = ExtensionManifest(**manifest)
+    return DiscoveredExtension(**item)  # type: ignore[arg-type]
 
 
 def _listed(ext: DiscoveredExtension, names: set[str]) -> bool:
@@ -443,4 +451,5 @@ def _check_one(
         warnings.append(no_core)
     if status == "ok" and not warnings:
         return ext
-    return attrs.evolve(ext, status=status, reason=reason, warnings=warnings)
+    # a directory's manifest may already carry warnings (unknown tables, keys)
+    return attrs.evolve(ext, status=status, reason=reason, warnings=[*ext.warnings, *warnings])

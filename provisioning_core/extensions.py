@@ -530,7 +530,8 @@ class ExtensionManager:
                 f"install a release of {found.distribution} that supports this core "
                 f"(pip install -U {found.distribution})"
                 if found.distribution
-                else "update the directory's requires-core, or the extension"
+                else "update the extension, or its core requirement (requires-core, or "
+                "[compatibility] provisioning_version in metadata.toml)"
             )
             raise _fail(IncompatibleExtension, found, found.reason, fix)
         if found.status == "invalid":
