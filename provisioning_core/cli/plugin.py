@@ -106,7 +106,8 @@ def plugin_validate(target: str, kind: str | None, output: str | None) -> None:
     """
     from provisioning_core.operations.plugins import validate_plugin
 
-    kind, report = validate_plugin(target, kind, manager=extension_manager(strict=False))
+    manager = extension_manager(tolerant=True, strict=False)
+    kind, report = validate_plugin(target, kind, manager=manager)
     if output in {"json", "yaml"}:
         from provisioning_core.convert import unstructure
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from provisioning_core.convert import unstructure
 from provisioning_core.discovery import Discovery
 from provisioning_core.errors import InputError, ProvisioningError
 from provisioning_core.extensions import ExtensionManager
@@ -91,6 +92,8 @@ def plugin_info(
                 "dependencies": list(found.dependencies),
                 "target": found.target,
                 "root": found.root,
+                # the seed's metadata.toml tables, for a directory that has them
+                "manifest": unstructure(found.manifest) if found.manifest else None,
             }
         )
         if found.status == "ok":

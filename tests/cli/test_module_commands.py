@@ -144,3 +144,13 @@ def test_module_discover_shows_a_seed_directory(prov):
     shown = prov("module", "discover", "provider", "--name", "seedprov", "-o", "json").json()
     assert shown["author"] == "Seed Author <seed@example.invalid>"
     assert shown["version"] == "1.2.0"
+
+
+def test_plugin_info_shows_the_seeds_tables(prov):
+    from provisioning_core import register_extension
+
+    register_extension(DIRS / "seedprov", "provider")
+    (info,) = prov("plugin", "info", "seedprov", "-o", "json").json()["plugins"]
+    assert info["manifest"]["capabilities"]["server_management"] is True
+    assert info["manifest"]["regions"] == ["us-east-1", "us-west-2", "eu-west-1"]
+    assert "create_server" in info["hooks"]
