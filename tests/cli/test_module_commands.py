@@ -96,11 +96,12 @@ def test_module_discover_name_prints_the_guides_metadata(prov):
     assert shown.json() == {
         "name": "recording",
         "version": "1.0.0",
-        "description": shown.json()["description"],
+        "description": "Fixture plugins that keep real state in a JSON file and record every "
+        "hook call",
         "extension_type": "provider",
         "dependencies": [],
-        "author": shown.json()["author"],
-        "repository": shown.json()["repository"],
+        "author": "Fixture Author <author@example.invalid>",
+        "repository": "https://example.invalid/prov-fixture-recording",
     }
     assert list(shown.json()) == [
         "name",
