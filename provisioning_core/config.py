@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Config",
     "ConfigSource",
+    "ExtensionsSettings",
     "OperationsSettings",
     "load_config",
     "user_config_path",
@@ -129,6 +130,24 @@ class OperationsSettings:
     retry_max_delay: float = attrs.field(default=30.0, validator=_check_limit)
     #: seconds to wait for the inventory lock held by another run
     lock_timeout: float = attrs.field(default=30.0, validator=_check_limit)
+
+
+# --- [orchestrator.extensions] --------------------------------------------------
+
+
+@attrs.frozen
+class ExtensionsSettings:
+    """The seed's ``[orchestrator.extensions]``: loading on demand, and where caches live.
+
+    ``auto_load`` false: a command loads only extensions loaded explicitly
+    with ``prov module load`` (recorded in ``cache_dir``).  ``cache_dir``
+    holds the discovery scan cache, those records and downloaded artifacts.
+    """
+
+    #: load an extension when a command needs it
+    auto_load: bool = True
+    #: where extension caches live (an absolute path, ``~`` expanded)
+    cache_dir: Path = attrs.field(factory=paths.extensions_dir)
 
 
 @attrs.frozen
@@ -512,6 +531,37 @@ class Config:
                 )
             )
         return settings
+
+    @cached_property
+    def extensions(self) -> ExtensionsSettings:
+        """``[orchestrator.extensions]``, checked: every bad value is reported at once."""
+        label = "orchestrator.extensions"
+        data = self._table(("orchestrator", "extensions"), label)
+        problems: list[str] = []
+        known = {f.name for f in attrs.fields(ExtensionsSettings)}
+        problems += [f"unknown setting @ $.{label}.{key}" for key in data if key not in known]
+        auto_load = data.get("auto_load", True)
+        if not isinstance(auto_load, bool):
+            problems.append(f"expected true or false, got {_kind(auto_load)} @ $.{label}.auto_load")
+        raw = data.get("cache_dir")
+        cache_dir = paths.extensions_dir()
+        if raw is not None:
+            if not isinstance(raw, str) or not raw.strip():
+                problems.append(
+                    f"expected a directory path, got {_kind(raw)} @ $.{label}.cache_dir"
+                )
+            elif not (cache_dir := Path(raw).expanduser()).is_absolute():
+                problems.append(f"expected an absolute path, got {raw!r} @ $.{label}.cache_dir")
+        if problems:
+            raise self._redacted(
+                ConfigError(
+                    f"[{label}] settings{self._where(map(_problem_path, problems))} are not valid",
+                    problems=problems,
+                    hint=f"[{label}] takes: auto_load (true or false), cache_dir (an absolute "
+                    'directory path, e.g. "{{orchestrator.paths.data_dir}}/extensions")',
+                )
+            )
+        return ExtensionsSettings(auto_load=auto_load, cache_dir=cache_dir)
 
     def provider_settings(self, name: str) -> ProviderSettings:
         """``[providers.<name>]`` as :class:`ProviderSettings`; defaults if it is absent."""

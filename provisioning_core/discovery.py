@@ -7,7 +7,8 @@ Two sources feed discovery: entry points of installed distributions (groups
 ``entry_points.txt`` and ``METADATA`` of each distribution, the manifest of
 each directory.
 
-The entry-point scan is cached under ``$PROV_HOME/extensions/scan-<digest>/``,
+The entry-point scan is cached under ``<cache_dir>/scan-<digest>/`` (the
+``[orchestrator.extensions] cache_dir``, by default ``$PROV_HOME/extensions``),
 keyed on the modification times of every ``sys.path`` entry: installing or
 removing any distribution changes its directory's mtime and so invalidates the
 cache.  ``PROV_NO_SCAN_CACHE=1`` disables it.  See :class:`_ScanCache`.
@@ -52,17 +53,17 @@ from provisioning_core.compat import (
 from provisioning_core.convert import converter
 from provisioning_core.environ import env_flag, env_names
 from provisioning_core.errors import ExtensionNotFound
-from provisioning_core.models import DiscoveredExtension, ExtensionType
+from provisioning_core.models import DiscoveredExtension, ExtensionManifest, ExtensionType
 
 if TYPE_CHECKING:
     import importlib.metadata as md
-from provisioning_core.paths import extensions_dir
+from provisioning_core.paths import extension_cache_dir
 from provisioning_core.registry import registered_extensions, repository_url
 
 __all__ = ["Discovery", "scan_entry_points"]
 
 _GROUPS = {k.group: k for k in ExtensionType}
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: DiscoveredExtension.manifest
 
 
 def scan_entry_points(
@@ -158,7 +159,7 @@ class _ScanCache:
     never see half of one.
     """
 
-    def __init__(self, path: Sequence[str]) -> None:
+    def __init__(self, path: Sequence[str], cache_dir: Path | None = None) -> None:
         key: list[object] = [_CACHE_FORMAT, sys.version, __version__]
         for entry in path:
             entry = os.fspath(entry) if isinstance(entry, (str, os.PathLike)) else ""  # noqa: PLW2901
@@ -169,7 +170,7 @@ class _ScanCache:
         # environments sharing one home (venvs, interpreters) keep a scan each
         env = hashlib.sha256(f"{sys.prefix}\0{sys.executable}".encode()).hexdigest()[:12]
         digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:24]
-        self.parent = extensions_dir()
+        self.parent = cache_dir if cache_dir is not None else extension_cache_dir()
         self.prefix = f"scan-{env}-"
         self.dir = self.parent / f"{self.prefix}{digest}"
 
@@ -221,9 +222,17 @@ class _ScanCache:
         try:
             data = json.loads(file.read_bytes())
             # the key holds the core's version, so the fields are this version's
-            return [DiscoveredExtension(**entry) for entry in data]
+            return [_entry(item) for item in data]
         except (OSError, ValueError, TypeError):
             return None
+
+
+def _entry(item: dict[str, object]) -> DiscoveredExtension:
+    # by hand, not through the converter: reading the cache is the hot path
+    manifest = item.get("manifest")
+    if isinstance(manifest, dict):
+        item["manifest"] = ExtensionManifest(**manifest)
+    return DiscoveredExtension(**item)  # type: ignore[arg-type]
 
 
 def _listed(ext: DiscoveredExtension, names: set[str]) -> bool:
@@ -243,11 +252,21 @@ class Discovery:
     """What extensions exist, from metadata only; built once, then served from memory.
 
     ``path`` is where to look for distributions (default ``sys.path`` at the
-    time of the scan); ``use_cache`` overrides ``PROV_NO_SCAN_CACHE``.
+    time of the scan); ``use_cache`` overrides ``PROV_NO_SCAN_CACHE``;
+    ``cache_dir`` is where the scan cache lives (default: the configured
+    ``[orchestrator.extensions] cache_dir`` as ``prov`` set it, else
+    ``$PROV_HOME/extensions``).
     """
 
-    def __init__(self, path: Sequence[str] | None = None, *, use_cache: bool | None = None) -> None:
+    def __init__(
+        self,
+        path: Sequence[str] | None = None,
+        *,
+        use_cache: bool | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
         self._path = list(path) if path is not None else None
+        self.cache_dir = cache_dir
         if use_cache is None:
             use_cache = not env_flag("PROV_NO_SCAN_CACHE")
         self._use_cache = use_cache
@@ -357,7 +376,7 @@ class Discovery:
             self._all = self._classify(self._fixed)
             return self._all
         path = self._search_path()
-        cache = _ScanCache(path) if self._use_cache else None
+        cache = _ScanCache(path, self.cache_dir) if self._use_cache else None
         found = cache.load_all() if cache is not None else None
         self.cache_hit = found is not None
         if found is None and cache is not None:
@@ -377,7 +396,7 @@ class Discovery:
     ) -> list[DiscoveredExtension] | None:
         if self._fixed is not None or not self._use_cache:
             return None
-        found = _ScanCache(self._search_path()).load_name(str(kind), name)
+        found = _ScanCache(self._search_path(), self.cache_dir).load_name(str(kind), name)
         if found is None:
             return None
         self.cache_hit = True
@@ -443,4 +462,5 @@ def _check_one(
         warnings.append(no_core)
     if status == "ok" and not warnings:
         return ext
-    return attrs.evolve(ext, status=status, reason=reason, warnings=warnings)
+    # a directory's manifest may already carry warnings (unknown tables, keys)
+    return attrs.evolve(ext, status=status, reason=reason, warnings=[*ext.warnings, *warnings])

@@ -164,6 +164,12 @@ class ExtensionNotFound(ExtensionError):
     exit_code = 2
 
 
+class ExtensionNotLoaded(ExtensionError):
+    """``auto_load`` is false and the extension a command needs was not loaded explicitly."""
+
+    exit_code = 2
+
+
 class IncompatibleExtension(ExtensionError):
     """The extension declares core versions that exclude the running core."""
 

@@ -42,6 +42,7 @@ from provisioning_core.errors import (
     ExtensionError,
     ExtensionLoadError,
     ExtensionNotFound,
+    ExtensionNotLoaded,
     IncompatibleExtension,
     MissingDependency,
     PluginCallError,
@@ -52,6 +53,7 @@ from provisioning_core.errors import (
 )
 from provisioning_core.hookspecs import HOOKS, HookDef
 from provisioning_core.interface import build_plugin_manager, inspect_hooks, spec_argnames
+from provisioning_core.loaded import LoadedRecord, forget_loaded, loaded_records, record_loaded
 from provisioning_core.models import (
     ConnectionResult,
     DiscoveredExtension,
@@ -60,6 +62,7 @@ from provisioning_core.models import (
     OperationResult,
     ValidationReport,
 )
+from provisioning_core.paths import extension_cache_dir
 from provisioning_core.secret import redact
 
 __all__ = [
@@ -368,6 +371,10 @@ class ExtensionManager:
     ``interceptors`` wrap every hook call of every extension loaded;
     ``on_load`` hears of each cold load and each failure; ``strict``
     (default: ``PROV_STRICT``) turns an extension's warnings into load errors.
+    ``auto_load`` and ``cache_dir`` are the seed's ``[orchestrator.extensions]``
+    settings: with ``auto_load`` false, :meth:`require` (what a command uses)
+    serves only extensions recorded by :meth:`record_load` in ``cache_dir``
+    (``prov module load``); :meth:`load_extension` is always an explicit load.
     """
 
     def __init__(
@@ -378,8 +385,13 @@ class ExtensionManager:
         interceptors: Sequence[Interceptor] = (),
         on_load: Callable[[LoadEvent], None] | None = None,
         strict: bool | None = None,
+        auto_load: bool = True,
+        cache_dir: Path | None = None,
     ) -> None:
-        self.discovery = discovery if discovery is not None else Discovery()
+        self.discovery = discovery if discovery is not None else Discovery(cache_dir=cache_dir)
+        self.auto_load = auto_load
+        self._cache_dir = cache_dir
+        self._records: dict[tuple[ExtensionType, str], LoadedRecord] | None = None
         self.cache_size = cache_size
         self.interceptors = list(interceptors)
         self.on_load = on_load
@@ -485,6 +497,63 @@ class ExtensionManager:
             self._cache.clear()
             self._aliases.clear()
 
+    # -- auto_load: what a command may load ---------------------------------------
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where this manager's records (and its discovery's scan cache) live."""
+        return self._cache_dir or self.discovery.cache_dir or extension_cache_dir()
+
+    def require(self, kind: ExtensionType | str, name: str) -> Extension:
+        """The extension a command needs: loaded on demand, as ``auto_load`` allows.
+
+        With ``auto_load`` true this is :meth:`load_extension`.  With it false,
+        only an extension recorded by :meth:`record_load` (``prov module
+        load``) is loaded, at the version recorded; any other raises
+        :class:`ExtensionNotLoaded` saying how to load it.
+        """
+        if self.auto_load:
+            return self.load_extension(kind, name)
+        kind = ExtensionType.of(kind)
+        record = self._loaded().get((kind, name))
+        if record is None:
+            raise ExtensionNotLoaded(
+                "is not loaded, and [orchestrator.extensions] auto_load is false, so "
+                "commands use only extensions loaded explicitly",
+                kind=kind.value,
+                name=name,
+                hint=f"load it first with: prov module load {kind.value} {name} [--version V] "
+                "(or set auto_load = true); prov module list shows what is loaded",
+            )
+        return self.load_extension(kind, name, record.version)
+
+    def record_load(self, ext: Extension, *, version: str | None = None) -> LoadedRecord:
+        """Remember in ``cache_dir`` that ``ext`` was loaded explicitly (``version``: pinned)."""
+        record = record_loaded(self.cache_dir, ext.kind, ext.name, version)
+        self._records = None
+        return record
+
+    def forget_load(self, kind: ExtensionType | str, name: str) -> bool:
+        """Forget the record of ``kind``/``name`` and drop it from the cache; False if none."""
+        kind = ExtensionType.of(kind)
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == kind and k[1] == name]:
+                del self._cache[key]
+            self._aliases = {
+                a: k for a, k in self._aliases.items() if not (k[0] == kind and k[1] == name)
+            }
+        self._records = None
+        return forget_loaded(self.cache_dir, kind, name)
+
+    def loaded_records(self) -> list[LoadedRecord]:
+        """The explicit loads recorded in ``cache_dir``, as ``prov module list`` shows them."""
+        return list(self._loaded().values())
+
+    def _loaded(self) -> dict[tuple[ExtensionType, str], LoadedRecord]:
+        if self._records is None:
+            self._records = {(r.kind, r.name): r for r in loaded_records(self.cache_dir)}
+        return self._records
+
     # -- loading --------------------------------------------------------------
 
     def _load(self, kind: ExtensionType | str, name: str, version: str | None) -> Extension:
@@ -537,7 +606,8 @@ class ExtensionManager:
                 f"install a release of {found.distribution} that supports this core "
                 f"(pip install -U {found.distribution})"
                 if found.distribution
-                else "update the directory's requires-core, or the extension"
+                else "update the extension, or its core requirement (requires-core, or "
+                "[compatibility] provisioning_version in metadata.toml)"
             )
             raise _fail(IncompatibleExtension, found, found.reason, fix)
         if found.status == "invalid":

@@ -2,7 +2,9 @@
 
 A directory is registered with :func:`register_extension` and remembered in
 ``$PROV_HOME/extensions/registered.json`` until :func:`unregister_extension`.
-Its extension is described by an ``extension.toml``::
+Its extension is described by an ``extension.toml`` (or by the seed's
+``metadata.toml``, the same tables in the seed's spelling; see
+:mod:`provisioning_core.manifest` for every table)::
 
     [extension]
     name = "my-service"
@@ -15,6 +17,9 @@ Its extension is described by an ``extension.toml``::
     author = "..."
     repository = "https://..."
 
+    [compatibility]              # and [capabilities], [authentication],
+    nushell_version = ">=0.107"  # [regions], [support]: the seed's tables
+
 or, for a plugin project that is not installed, by its ``pyproject.toml``
 (``[project]`` metadata and the ``provisioning.<kind>s`` entry points).
 Reading a manifest never imports the extension.
@@ -24,27 +29,20 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import attrs
 from attrs import frozen
-from cattrs.gen import make_dict_structure_fn, override
 
 from provisioning_core.compat import core_requirement, extension_requirements
-from provisioning_core.convert import converter, structure, unstructure
-from provisioning_core.errors import ConfigError, DataValidationError, ExtensionNotFound
+from provisioning_core.convert import structure, unstructure
+from provisioning_core.errors import ConfigError, ExtensionNotFound
+from provisioning_core.manifest import EXTENSION_TOML, METADATA_TOML, read_manifest, read_toml
 from provisioning_core.models import DiscoveredExtension, ExtensionMetadata, ExtensionType
 from provisioning_core.paths import extensions_dir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = [
     "RegisteredExtension",
@@ -54,7 +52,7 @@ __all__ = [
     "unregister_extension",
 ]
 
-MANIFEST = "extension.toml"
+MANIFEST = EXTENSION_TOML
 
 
 @frozen
@@ -183,9 +181,12 @@ def read_directory(root: Path, kind: ExtensionType) -> list[DiscoveredExtension]
             f"extension directory {root} does not exist",
             hint="register an existing directory, or unregister this one",
         )
-    manifest = root / MANIFEST
-    project = root / "pyproject.toml"
-    for file, reader in ((manifest, _from_manifest), (project, _from_pyproject)):
+    manifest, seed, project = root / MANIFEST, root / METADATA_TOML, root / "pyproject.toml"
+    for file, reader in (
+        (manifest, read_manifest),
+        (seed, read_manifest),
+        (project, _from_pyproject),
+    ):
         if not file.is_file():
             continue
         try:
@@ -197,89 +198,21 @@ def read_directory(root: Path, kind: ExtensionType) -> list[DiscoveredExtension]
                 f"{file} has an unexpected shape: {type(exc).__name__}: {exc}",
                 hint="compare it with the examples in docs/authoring.md",
             ) from None
-        return found if isinstance(found, list) else [found]
+        if not isinstance(found, list):
+            if file == manifest and seed.is_file():
+                ignored = f"{seed} is ignored: {manifest} is read instead; keep one of them"
+                found = attrs.evolve(found, warnings=[*found.warnings, ignored])
+            found = [found]
+        return found
     raise ConfigError(
-        f"{root} holds neither {MANIFEST} nor pyproject.toml",
-        hint=f"add an {MANIFEST} naming the extension (see docs/authoring.md)",
-    )
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data: dict[str, Any] = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", hint="fix the TOML syntax") from None
-    else:
-        return data
-
-
-@frozen
-class _Manifest:
-    """The ``[extension]`` table of an ``extension.toml``."""
-
-    name: str
-    version: str
-    module: str
-    kind: str | None = None
-    description: str = ""
-    author: str | None = None
-    repository: str | None = None
-    requires_core: str | None = None
-    dependencies: list[str] = attrs.Factory(list)
-
-
-converter.register_structure_hook(
-    _Manifest,
-    make_dict_structure_fn(_Manifest, converter, requires_core=override(rename="requires-core")),
-)
-
-
-def _from_manifest(root: Path, manifest: Path, kind: ExtensionType) -> DiscoveredExtension:
-    table = _read_toml(manifest).get("extension")
-    if not isinstance(table, dict):
-        raise ConfigError(
-            f"{manifest} has no [extension] table", hint="add one; see docs/authoring.md"
-        )
-    problems = []
-    declared = table.get("kind")
-    if declared is not None and declared != kind.value:
-        problems.append(
-            f"declares kind {declared!r}, registered as {kind.value!r} @ $.extension.kind"
-        )
-    try:
-        data = structure(table, _Manifest, what=str(manifest))
-    except DataValidationError as exc:
-        # paths name the TOML keys (cattrs reports the attribute's name)
-        problems += [
-            p.replace("@ $", "@ $.extension", 1).replace(".requires_core", ".requires-core")
-            for p in exc.problems
-        ]
-    else:
-        problems += [
-            f"must not be empty @ $.extension.{key}"
-            for key in ("name", "version", "module")
-            if not getattr(data, key)
-        ]
-    if problems:
-        raise ConfigError(f"{manifest} is not a valid extension manifest", problems=problems)
-    return DiscoveredExtension(
-        kind=kind,
-        name=data.name,
-        version=data.version,
-        source="directory",
-        target=data.module,
-        root=str(root),
-        description=data.description,
-        author=data.author,
-        repository=data.repository,
-        requires_core=data.requires_core,
-        dependencies=list(data.dependencies),
+        f"{root} holds none of {MANIFEST}, {METADATA_TOML} or pyproject.toml",
+        hint=f"add a {METADATA_TOML} (the seed's) or an {MANIFEST} naming the extension "
+        "(see docs/extensions.md)",
     )
 
 
 def _from_pyproject(root: Path, pyproject: Path, kind: ExtensionType) -> list[DiscoveredExtension]:
-    project = _read_toml(pyproject).get("project", {})
+    project = read_toml(pyproject).get("project", {})
     entry_points: Mapping[str, Mapping[str, str]] = project.get("entry-points", {})
     group = entry_points.get(kind.group, {})
     if not group:

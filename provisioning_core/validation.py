@@ -4,11 +4,17 @@ structure
     the extension can be found: its manifest or metadata reads, its entry
     point is well formed and its module exists.
 schema
-    its metadata is well formed (name, PEP 440 version, requirement strings)
-    and its ``*_info`` hook, if any, returns a valid record.
+    its metadata is well formed (name, PEP 440 version, requirement strings,
+    the seed's ``metadata.toml`` tables: known capability flags,
+    ``[authentication] required_fields`` naming ``ProviderAuth`` fields, the
+    default region among the available ones) and its ``*_info`` hook, if any,
+    returns a valid record.
 interface
     required hooks are present, no hook is unknown (``create_sever``), every
-    hook takes only arguments its spec declares.
+    hook takes only arguments its spec declares; ``[capabilities]`` and a
+    provider's ``supported_operations`` agree with the hooks implemented (an
+    operation declared but not implemented is an error, one implemented but
+    not declared a warning).
 dependency
     every extension it depends on is available at a matching version.
 version
@@ -20,12 +26,14 @@ Validation imports the extension (to check its hooks); discovery never does.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from provisioning_core.compat import (
@@ -41,7 +49,13 @@ from provisioning_core.errors import ConfigError, ProvisioningError
 from provisioning_core.extensions import ExtensionManager
 from provisioning_core.hookspecs import HOOKS
 from provisioning_core.interface import build_plugin_manager, inspect_hooks
-from provisioning_core.models import DiscoveredExtension, ExtensionType, ValidationReport
+from provisioning_core.manifest import AUTH_FIELDS, CAPABILITY_HOOKS
+from provisioning_core.models import (
+    DiscoveredExtension,
+    ExtensionType,
+    ProviderInfo,
+    ValidationReport,
+)
 from provisioning_core.registry import read_directory
 
 __all__ = ["validate_extension"]
@@ -116,7 +130,12 @@ def validate_extension(
     reports = []
     for ext in found:
         report = _Report(f"{ext.name}: " if len(found) > 1 else "")
-        report.record("structure", _structure_problems(ext))
+        # the manifest's own warnings (unknown tables, keys); the core requirement's
+        # is the version check's
+        no_core = missing_core_requirement(ext.requires_core)
+        report.record(
+            "structure", _structure_problems(ext), [w for w in ext.warnings if w != no_core]
+        )
         _check_schema(ext, report)
         _check_version(ext, report)
         report.record("dependency", [f"needs {m}" for m in manager.missing_dependencies(ext)])
@@ -184,7 +203,40 @@ def _check_schema(found: DiscoveredExtension, report: _Report) -> None:
     errors += invalid_requirements(found.dependencies)
     if not found.description:
         warnings.append("has no description; users see it in `prov plugin list`")
+    _manifest_schema(found, errors)
     report.record("schema", errors, warnings)
+
+
+def _manifest_schema(found: DiscoveredExtension, errors: list[str]) -> None:
+    """The seed's metadata.toml tables, checked without importing anything."""
+    manifest = found.manifest
+    if manifest is None:
+        return
+    # unknown flags, like every unknown key, are already the extension's warnings
+    errors += _auth_field_problems(manifest.required_auth, "[authentication] required_fields")
+    if (
+        manifest.default_region
+        and manifest.regions
+        and manifest.default_region not in (manifest.regions)
+    ):
+        errors.append(
+            f"[regions] default {manifest.default_region!r} is not one of [regions] available "
+            f"({', '.join(manifest.regions)})"
+        )
+    for key, spec in manifest.compatibility.items():
+        try:
+            SpecifierSet(spec)
+        except InvalidSpecifier:
+            errors.append(f"[compatibility] {key} {spec!r} is not a valid version specifier")
+
+
+def _auth_field_problems(fields: Sequence[str], where: str) -> list[str]:
+    return [
+        f"{where} names {name!r}, which is not a field of the provider's auth settings "
+        f"({', '.join(AUTH_FIELDS)})"
+        for name in fields
+        if name not in AUTH_FIELDS
+    ]
 
 
 def _check_version(found: DiscoveredExtension, report: _Report) -> None:
@@ -205,6 +257,7 @@ def _check_interface(
     hooks = inspect_hooks(found.kind, plugin)
     if not report.record("interface", hooks.errors, hooks.warnings):
         return
+    report.record("interface", *_capability_problems(found, set(hooks.implemented)))
     info_hook = f"{found.kind.value}_info"
     if info_hook not in hooks.implemented:
         return
@@ -216,10 +269,65 @@ def _check_interface(
         return
     try:
         raw = getattr(pm.hook, info_hook)()
-        structure(raw, HOOKS[found.kind][info_hook].result, what=f"the result of {info_hook}")
+        info = structure(
+            raw, HOOKS[found.kind][info_hook].result, what=f"the result of {info_hook}"
+        )
+        if isinstance(info, ProviderInfo):
+            report.record("interface", *_operation_problems(info, set(hooks.implemented)))
+            report.record("schema", _auth_field_problems(info.required_auth, "required_auth"))
     except ProvisioningError as exc:
         report.record("schema", [exc.message])
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
         report.record("schema", [f"{info_hook} raised {type(exc).__name__}: {exc}"])
+
+
+def _capability_problems(
+    found: DiscoveredExtension, implemented: set[str]
+) -> tuple[list[str], list[str]]:
+    """Where ``[capabilities]`` and the hooks disagree: (errors, warnings)."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    capabilities = found.manifest.capabilities if found.manifest else {}
+    for (kind, flag), hooks in CAPABILITY_HOOKS.items():
+        if kind is not found.kind or flag not in capabilities:
+            continue
+        present = [h for h in hooks if h in implemented]
+        absent = [h for h in hooks if h not in implemented]
+        if capabilities[flag] and absent:
+            errors.append(
+                f"[capabilities] {flag} = true, but {', '.join(absent)} "
+                f"{'is' if len(absent) == 1 else 'are'} not implemented"
+            )
+        elif not capabilities[flag] and present:
+            warnings.append(
+                f"[capabilities] {flag} = false, but {', '.join(present)} "
+                f"{'is' if len(present) == 1 else 'are'} implemented; set it to true"
+            )
+    return errors, warnings
+
+
+def _operation_problems(info: ProviderInfo, implemented: set[str]) -> tuple[list[str], list[str]]:
+    """Where ``provider_info().supported_operations`` and the hooks disagree."""
+    declared = info.supported_operations
+    if not declared:
+        return [], []  # not declared at all: the hooks say what it supports
+    known = HOOKS[ExtensionType.PROVIDER]
+    errors = []
+    for op in declared:
+        if op not in known:
+            close = difflib.get_close_matches(op, list(known), n=1)
+            errors.append(
+                f"supported_operations names {op!r}, which is not a provider operation"
+                + (f"; did you mean {close[0]!r}?" if close else "")
+            )
+        elif op not in implemented:
+            errors.append(f"supported_operations names {op!r}, but no {op} hook is implemented")
+    undeclared = sorted(implemented - set(declared) - {"provider_info"})
+    warnings = (
+        [f"implements {', '.join(undeclared)} but supported_operations does not name them"]
+        if undeclared
+        else []
+    )
+    return errors, warnings

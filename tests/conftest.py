@@ -60,6 +60,10 @@ def prov_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     for name in [n for n in os.environ if n.startswith("PROV_") and "__" in n]:
         monkeypatch.delenv(name)  # configuration settings given as PROV_A__B
+    from provisioning_core import paths
+
+    # a cache_dir a `prov` run in process configured belongs to that test alone
+    monkeypatch.setattr(paths, "_cache_dir", None)
     return home
 
 

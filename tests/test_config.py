@@ -842,3 +842,41 @@ def test_the_docs_describe_every_provider_setting(table, cls):
     section = text.split(f"**`[providers.<name>.{table}]`**", 1)[1].split("**`[providers.", 1)[0]
     for field in attrs.fields(cls):
         assert f"| `{field.name}` |" in section, f"{table}.{field.name}"
+
+
+def test_extension_settings_default_to_the_seeds_values_under_prov_home(prov_home):
+    from provisioning_core.config import ExtensionsSettings
+
+    config = load_config(env={})
+    assert config.extensions == ExtensionsSettings(
+        auto_load=True, cache_dir=prov_home / "extensions"
+    )
+    # the shipped default is the seed's line, interpolated
+    assert config.origin("orchestrator.extensions.cache_dir").startswith("defaults ")
+
+
+def test_extension_settings_are_read_interpolated_and_checked(tmp_path, work):
+    write(
+        work / "provisioning.toml",
+        '[orchestrator.extensions]\nauto_load = false\ncache_dir = "{{orchestrator.paths.data_dir}}/x"\n',
+    )
+    config = load_config(env={})
+    assert config.extensions.auto_load is False
+    assert config.extensions.cache_dir == Path(config.get("orchestrator.paths.data_dir")) / "x"
+    env = {"PROV_ORCHESTRATOR__EXTENSIONS__AUTO_LOAD": "true"}
+    assert load_config(env=env).extensions.auto_load is True
+
+    write(
+        work / "provisioning.toml",
+        '[orchestrator.extensions]\nauto_load = "no"\ncache_dir = "relative/dir"\nautoload = 1\n',
+    )
+    with pytest.raises(ConfigError) as err:
+        _ = load_config(env={}).extensions
+    assert err.value.problems == [
+        "unknown setting @ $.orchestrator.extensions.autoload",
+        "expected true or false, got string @ $.orchestrator.extensions.auto_load",
+        "expected an absolute path, got 'relative/dir' @ $.orchestrator.extensions.cache_dir",
+    ]
+    assert f"workspace {work / 'provisioning.toml'}" in err.value.message
+    assert "auto_load (true or false)" in (err.value.hint or "")
+    assert err.value.exit_code == 2

@@ -219,3 +219,30 @@ def test_environments_sharing_a_home_keep_their_own_scan(installed, monkeypatch,
     again = Discovery()
     again.all()
     assert again.cache_hit is True
+
+
+def test_the_scan_cache_round_trips_a_manifest(tmp_path):
+    from provisioning_core.discovery import _ScanCache
+    from provisioning_core.models import DiscoveredExtension, ExtensionManifest
+
+    manifest = ExtensionManifest(
+        license="MIT",
+        compatibility={"kcl_version": ">=0.11.0"},
+        capabilities={"backup": True},
+        auth_methods=["api_key"],
+        required_auth=["api_key"],
+        default_region="eu-west-1",
+        regions=["eu-west-1"],
+        support={"issues": "https://example.invalid/issues"},
+    )
+    ext = DiscoveredExtension(
+        kind="provider", name="m", version="1", source="entry-point", target="m", manifest=manifest
+    )
+    plain = DiscoveredExtension(kind="taskserv", name="p", version="1", source="x", target="p")
+    site = tmp_path / "site"  # not tmp_path: PROV_HOME is made in there, changing its mtime
+    site.mkdir()
+    _ScanCache([str(site)]).save([ext, plain])
+    cache = _ScanCache([str(site)])  # a new process reads what the last one wrote
+    assert cache.load_all() == [ext, plain]
+    assert cache.load_name("provider", "m") == [ext]
+    assert cache.load_name("taskserv", "p") == [plain]

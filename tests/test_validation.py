@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from provisioning_core import ValidationReport, validate_extension
@@ -136,3 +138,89 @@ def test_a_folder_named_like_a_plugin_does_not_hide_it(installed, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     assert validate_extension("fixture", "provider").valid
     assert not validate_extension("./fixture", "provider").valid
+
+
+def test_the_seeds_metadata_toml_validates(tmp_path):
+    report = validate_extension(DIRS / "seedprov", "provider")
+    assert report.valid, report.errors
+    assert report.warnings == []
+    exact = validate_extension(DIRS / "seed-provider", "provider")  # the seed's own example
+    assert exact.checks["version"] == "failed"
+    assert any("needs provisioning-core>=2.0.0" in e for e in exact.errors)
+
+
+def _seedprov(tmp_path, metadata=None, info=None):
+    root = shutil.copytree(DIRS / "seedprov", tmp_path / "seedprov")
+    for file, changes in (("metadata.toml", metadata or {}), ("seedprov.py", info or {})):
+        text = (root / file).read_text()
+        for old, new in changes.items():
+            assert old in text
+            text = text.replace(old, new)
+        (root / file).write_text(text)
+    return root
+
+
+def test_capabilities_and_supported_operations_must_match_the_hooks(tmp_path):
+    root = _seedprov(
+        tmp_path,
+        metadata={"server_management = true": "server_management = false"},
+        info={
+            '"reboot-server",': '"reboot-server",\n            "configure-firewall",',
+            '"list-servers",': "",
+        },
+    )
+    report = validate_extension(root, "provider")
+    assert report.checks["interface"] == "failed"
+    assert (
+        "interface: supported_operations names 'configure_firewall', "
+        "but no configure_firewall hook is implemented" in report.errors
+    )
+    assert (
+        "interface: implements list_servers but supported_operations does not name them"
+        in report.warnings
+    )
+    assert any(
+        w.startswith("interface: [capabilities] server_management = false, but create_server")
+        for w in report.warnings
+    )
+
+
+def test_a_declared_capability_without_its_hooks_is_an_error(tmp_path):
+    root = _seedprov(tmp_path, info={"@hookimpl\ndef reboot_server": "def reboot_server"})
+    report = validate_extension(root, "provider")
+    # the contract requires reboot_server too, and the flag says it is there
+    assert "interface: required hook 'reboot_server' is not implemented" in report.errors
+    root = _seedprov(tmp_path / "t", info={'"create-server",': '"create-servers",'})
+    report = validate_extension(root, "provider")
+    assert (
+        "interface: supported_operations names 'create_servers', which is not a provider "
+        "operation; did you mean 'create_server'?" in report.errors
+    )
+
+
+def test_required_auth_fields_must_be_provider_auth_fields(tmp_path):
+    root = _seedprov(
+        tmp_path,
+        metadata={
+            'required_fields = ["api_key", "api_secret"]': (
+                'required_fields = ["api_key", "certificate_path", "apikey"]'
+            ),
+            "monitoring = false": "monitoring = false\nmonitor = true",
+            'default = "us-east-1"': 'default = "mars-1"',
+        },
+        info={'"required_auth": ["api_key", "api_secret"]': '"required_auth": ["secret"]'},
+    )
+    report = validate_extension(root, "provider")
+    assert report.checks["schema"] == "failed"
+    errors = "\n".join(report.errors)
+    assert "[authentication] required_fields names 'apikey'" in errors
+    assert "certificate_path" not in errors.split("(")[0]  # accepted
+    assert "required_auth names 'secret'" in errors
+    assert "[regions] default 'mars-1' is not one of [regions] available" in errors
+    (unknown,) = [w for w in report.warnings if "monitor" in w]
+    assert unknown.startswith("structure: ")
+    assert "unknown key 'monitor' in [capabilities] is ignored (did you mean 'monitoring'?)" in (
+        unknown
+    )
+    strict = validate_extension(root, "provider", strict=True)
+    assert any("monitor" in e and e.endswith("(strict mode)") for e in strict.errors)

@@ -22,6 +22,7 @@ from provisioning_core.cli import WARNINGS_LOGGER
 
 if TYPE_CHECKING:
     from provisioning_core.config import Config
+    from provisioning_core.extensions import ExtensionManager
     from provisioning_core.operations import Engine, Report
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "emit",
     "emit_report",
     "engine_for",
+    "extension_manager",
     "load_config_for",
     "output_format",
     "output_option",
@@ -142,7 +144,36 @@ def load_config_for(overrides: dict[str, Any] | None = None) -> Config:
     config = load_config(config_file=settings.config_file, overrides=overrides)
     settings.config = config
     _SECRETS[:] = config.secrets()
+    from provisioning_core import paths
+    from provisioning_core.errors import ConfigError
+
+    try:  # every cache of this process lives in the configured cache_dir
+        paths.use_extension_cache_dir(config.extensions.cache_dir)
+    except ConfigError:
+        paths.use_extension_cache_dir(None)  # reported by the command that needs it
     return config
+
+
+def extension_manager(*, tolerant: bool = False, strict: bool | None = None) -> ExtensionManager:
+    """An :class:`ExtensionManager` honouring ``[orchestrator.extensions]``.
+
+    ``tolerant``: a configuration that cannot be read is a warning and the
+    defaults are used (``prov plugin list`` always works); otherwise it is
+    the error.
+    """
+    from provisioning_core.errors import ConfigError
+    from provisioning_core.extensions import ExtensionManager
+
+    try:
+        extensions = load_config_for().extensions
+    except ConfigError as exc:
+        if not tolerant:
+            raise
+        say(f"warning: {exc}\n  (the default extension settings are used)")
+        return ExtensionManager(strict=strict)
+    return ExtensionManager(
+        auto_load=extensions.auto_load, cache_dir=extensions.cache_dir, strict=strict
+    )
 
 
 def engine_for(*, check: bool = False, parallelism: int | None = None) -> Engine:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from provisioning_core.cli.common import emit, output_format, output_option, say
+from provisioning_core.cli.common import (
+    emit,
+    extension_manager,
+    output_format,
+    output_option,
+    say,
+)
 
 __all__ = ["module", "plugin"]
 
@@ -28,10 +34,9 @@ def plugin_list(kind: str | None, output: str | None) -> None:
     STATUS is ok, incompatible, disabled, shadowed or invalid, with the reason
     when it is not ok (in -o json: the "reason" field).
     """
-    from provisioning_core.discovery import Discovery
     from provisioning_core.operations.plugins import plugin_rows
 
-    discovery = Discovery()
+    discovery = extension_manager(tolerant=True).discovery
     rows = plugin_rows(discovery, kind)
     if output_format(output) != "table":
         emit({"plugins": rows, "problems": discovery.problems}, output)
@@ -61,7 +66,7 @@ def plugin_info(name: str, kind: str | None, output: str | None) -> None:
     """Describe plugin NAME: metadata, hooks, capabilities it lacks (loads it)."""
     from provisioning_core.operations.plugins import plugin_info as info
 
-    results = info(name, kind=kind)
+    results = info(name, kind=kind, manager=extension_manager(tolerant=True))
     if output_format(output) != "table":
         emit(results, output, key="plugins")
         return
@@ -101,7 +106,8 @@ def plugin_validate(target: str, kind: str | None, output: str | None) -> None:
     """
     from provisioning_core.operations.plugins import validate_plugin
 
-    kind, report = validate_plugin(target, kind)
+    manager = extension_manager(tolerant=True, strict=False)
+    kind, report = validate_plugin(target, kind, manager=manager)
     if output in {"json", "yaml"}:
         from provisioning_core.convert import unstructure
 
@@ -214,39 +220,81 @@ def plugin_test(
 
 @click.group()
 def module() -> None:
-    """Discover and load extensions (the seed's verbs)."""
+    """Discover and load extensions (the seed's verbs).
+
+    With [orchestrator.extensions] auto_load = false, commands use only the
+    extensions loaded here; the record lives in the cache_dir (loaded.json).
+    """
 
 
 @module.command("discover")
-@click.argument("kind", type=click.Choice(_KINDS))
-@click.option("--name", help="Only extensions with this name.")
+@click.argument("kind", metavar="TYPE", type=click.Choice(_KINDS))
+@click.option("--name", help="Only this extension: its metadata.")
 @output_option
 def module_discover(kind: str, name: str | None, output: str | None) -> None:
-    """List the extensions of KIND found (from metadata alone)."""
-    from provisioning_core.discovery import Discovery
-    from provisioning_core.operations.plugins import plugin_rows
+    """The metadata of every usable TYPE extension, or of --name NAME (from metadata alone).
 
-    rows = [r for r in plugin_rows(Discovery(), kind) if name is None or r["name"] == name]
-    emit(
-        rows,
-        output,
-        key="extensions",
-        columns=["name", "kind", "version", "distribution", "source", "status", "reason"],
-        empty=f"no {kind} extensions found" + (f" called {name!r}" if name else ""),
-    )
+    Keys: name, version, description, extension_type, dependencies, author,
+    repository (the seed's ExtensionMetadata); -o json prints exactly those.
+    """
+    from provisioning_core.operations.plugins import METADATA_KEYS, discover_modules
+
+    rows, warnings = discover_modules(extension_manager(tolerant=True).discovery, kind, name)
+    if name is not None:
+        emit(rows[0], output, columns=list(METADATA_KEYS))
+    else:
+        emit(
+            rows,
+            output,
+            key="extensions",
+            columns=list(METADATA_KEYS),
+            empty=f"no usable {kind} extensions found",
+        )
+    for warning in warnings:
+        say(f"warning: {warning}")
 
 
 @module.command("load")
-@click.argument("kind", type=click.Choice(_KINDS))
+@click.argument("kind", metavar="TYPE", type=click.Choice(_KINDS))
 @click.argument("name")
 @click.option("--version", "version", metavar="V", help="An exact version (default: the highest).")
 @output_option
 def module_load(kind: str, name: str, version: str | None, output: str | None) -> None:
-    """Load extension NAME of KIND: import it, check its hooks, report."""
+    """Load extension NAME of TYPE: import it, check its hooks, record it as loaded.
+
+    The record (in the cache_dir) is what lets commands use NAME when
+    auto_load is false; --version pins the version they use.
+    """
     from provisioning_core.operations.plugins import load_module
 
     emit(
-        load_module(kind, name, version),
+        load_module(kind, name, version, manager=extension_manager()),
         output,
         columns=["name", "kind", "version", "origin", "hooks", "unsupported", "load_ms"],
+    )
+
+
+@module.command("unload")
+@click.argument("kind", metavar="TYPE", type=click.Choice(_KINDS))
+@click.argument("name")
+def module_unload(kind: str, name: str) -> None:
+    """Forget that NAME of TYPE was loaded: with auto_load false, commands refuse it again."""
+    from provisioning_core.operations.plugins import unload_module
+
+    unload_module(kind, name, manager=extension_manager())
+    say(f"{kind} {name} unloaded")
+
+
+@module.command("list")
+@output_option
+def module_list(output: str | None) -> None:
+    """The extensions loaded with prov module load (recorded in the cache_dir)."""
+    from provisioning_core.operations.plugins import loaded_modules
+
+    emit(
+        loaded_modules(extension_manager()),
+        output,
+        key="loaded",
+        columns=["name", "kind", "version", "loaded_at"],
+        empty="no extension was loaded with prov module load",
     )

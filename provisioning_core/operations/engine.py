@@ -151,7 +151,13 @@ class Engine:
             with_timeout(self.settings.hook_timeout),
         ]
         if manager is None:
-            manager = ExtensionManager(interceptors=interceptors, on_load=self._on_load)
+            extensions = config.extensions  # [orchestrator.extensions], checked
+            manager = ExtensionManager(
+                interceptors=interceptors,
+                on_load=self._on_load,
+                auto_load=extensions.auto_load,
+                cache_dir=extensions.cache_dir,
+            )
         else:
             if manager.list_loaded_extensions():
                 # a loaded extension keeps the interceptors it was built with: it
@@ -165,8 +171,12 @@ class Engine:
     # -- plugins --------------------------------------------------------------
 
     def extension(self, kind: ExtensionType | str, name: str) -> Extension:
-        """The loaded extension ``kind``/``name`` (loaded on first use)."""
-        return self.manager.load_extension(kind, name)
+        """The loaded extension ``kind``/``name``: loaded on first use, if ``auto_load`` allows.
+
+        With ``[orchestrator.extensions] auto_load = false`` only extensions
+        loaded with ``prov module load`` are used (:meth:`ExtensionManager.require`).
+        """
+        return self.manager.require(kind, name)
 
     def provider(self, name: str) -> Provider:
         """Provider ``name`` loaded, with its settings structured and validated once."""

@@ -10,13 +10,34 @@ import time
 from pathlib import Path
 from typing import Any
 
+from provisioning_core.convert import unstructure
 from provisioning_core.discovery import Discovery
 from provisioning_core.errors import InputError, ProvisioningError
 from provisioning_core.extensions import ExtensionManager
 from provisioning_core.hookspecs import HOOKS
 from provisioning_core.models import DiscoveredExtension, ExtensionType, ValidationReport
 
-__all__ = ["load_module", "plugin_info", "plugin_rows", "validate_plugin"]
+__all__ = [
+    "METADATA_KEYS",
+    "discover_modules",
+    "load_module",
+    "loaded_modules",
+    "plugin_info",
+    "plugin_rows",
+    "unload_module",
+    "validate_plugin",
+]
+
+#: the loading guide's ExtensionMetadata, the keys `prov module discover` prints
+METADATA_KEYS = (
+    "name",
+    "version",
+    "description",
+    "extension_type",
+    "dependencies",
+    "author",
+    "repository",
+)
 
 
 def plugin_rows(discovery: Discovery, kind: str | None = None) -> list[dict[str, Any]]:
@@ -71,6 +92,8 @@ def plugin_info(
                 "dependencies": list(found.dependencies),
                 "target": found.target,
                 "root": found.root,
+                # the seed's metadata.toml tables, for a directory that has them
+                "manifest": unstructure(found.manifest) if found.manifest else None,
             }
         )
         if found.status == "ok":
@@ -106,7 +129,9 @@ def find_one(discovery: Discovery, name: str, kind: str | None) -> DiscoveredExt
     return next((e for e in found if e.status == "ok"), found[0])
 
 
-def validate_plugin(target: str, kind: str | None = None) -> tuple[str, ValidationReport]:
+def validate_plugin(
+    target: str, kind: str | None = None, *, manager: ExtensionManager | None = None
+) -> tuple[str, ValidationReport]:
     """Validate an installed plugin by name, or a plugin directory by path; returns its kind too."""
     from provisioning_core.validation import validate_extension
 
@@ -117,18 +142,68 @@ def validate_plugin(target: str, kind: str | None = None) -> tuple[str, Validati
                 problems=["--kind is required for a directory @ --kind"],
                 hint="pass --kind provider, --kind taskserv or --kind cluster",
             )
-        kind = find_one(Discovery(), target, None).kind.value
-    return kind, validate_extension(target, kind)
+        discovery = manager.discovery if manager is not None else Discovery()
+        kind = find_one(discovery, target, None).kind.value
+    return kind, validate_extension(target, kind, manager=manager)
+
+
+def _metadata(found: DiscoveredExtension) -> dict[str, Any]:
+    meta = found.metadata
+    return {
+        "name": meta.name,
+        "version": meta.version,
+        "description": meta.description,
+        "extension_type": meta.extension_type.value,
+        "dependencies": list(meta.dependencies),
+        "author": meta.author,
+        "repository": meta.repository,
+    }
+
+
+def discover_modules(
+    discovery: Discovery, kind: str, name: str | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The seed's ``module discover``: ExtensionMetadata records, and warnings.
+
+    With ``name``: that extension (the one ``module load`` would load; raises
+    :class:`ExtensionNotFound` with close names when there is none).  Without:
+    every usable extension of ``kind``.  An extension that exists but cannot
+    be loaded is left out of the list, or, asked for by name, shown with a
+    warning saying why.
+    """
+    if name is not None:
+        found = discovery.resolve(kind, name)
+        warnings = [] if found.status == "ok" else [_unusable(found)]
+        return [_metadata(found)], warnings
+    everything = discovery.all(kind)
+    rows = [_metadata(e) for e in everything if e.status == "ok"]
+    return rows, [_unusable(e) for e in everything if e.status not in ("ok", "shadowed")]
+
+
+def _unusable(found: DiscoveredExtension) -> str:
+    return f"{found.kind.value} {found.name} {found.version} is {found.status}: {found.reason}"
 
 
 def load_module(
-    kind: str, name: str, version: str | None = None, *, manager: ExtensionManager | None = None
+    kind: str,
+    name: str,
+    version: str | None = None,
+    *,
+    manager: ExtensionManager | None = None,
+    record: bool = True,
 ) -> dict[str, Any]:
-    """Load one extension (the seed's ``module load``) and say what was loaded and how fast."""
+    """Load one extension (the seed's ``module load``) and say what was loaded and how fast.
+
+    ``record`` remembers the load in the cache directory, so that later
+    commands may use the extension when ``auto_load`` is false; a
+    ``version`` given is pinned there.
+    """
     manager = manager or ExtensionManager()
     started = time.perf_counter()
     ext = manager.load_extension(kind, name, version)
     seconds = time.perf_counter() - started
+    if record:
+        manager.record_load(ext, version=version)
     return {
         "name": ext.name,
         "kind": ext.kind.value,
@@ -139,3 +214,28 @@ def load_module(
         "unsupported": list(ext.unsupported),
         "load_ms": round(seconds * 1000, 3),
     }
+
+
+def unload_module(kind: str, name: str, *, manager: ExtensionManager | None = None) -> None:
+    """Forget the explicit load of ``kind``/``name`` (the seed's unload)."""
+    manager = manager or ExtensionManager()
+    if not manager.forget_load(kind, name):
+        loaded = ", ".join(f"{r.kind.value} {r.name}" for r in manager.loaded_records())
+        raise InputError(
+            f"{kind} {name!r} is not loaded",
+            hint="prov module list shows what is loaded" + (f" ({loaded})" if loaded else ""),
+        )
+
+
+def loaded_modules(manager: ExtensionManager | None = None) -> list[dict[str, Any]]:
+    """The explicit loads recorded in the cache directory."""
+    manager = manager or ExtensionManager()
+    return [
+        {
+            "name": r.name,
+            "kind": r.kind.value,
+            "version": r.version,
+            "loaded_at": r.loaded_at.isoformat(timespec="seconds"),
+        }
+        for r in manager.loaded_records()
+    ]

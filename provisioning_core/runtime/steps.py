@@ -22,7 +22,7 @@ import attrs
 
 from provisioning_core.errors import ProvisioningError
 from provisioning_core.models import OperationResult
-from provisioning_core.paths import prov_home
+from provisioning_core.paths import download_cache_dir
 from provisioning_core.runtime.services import ServiceDefinition
 from provisioning_core.secret import Secret
 
@@ -261,8 +261,12 @@ class Absent:
 
 
 def download_cache() -> Path:
-    """``$PROV_HOME/cache/downloads``: verified downloads, named by their sha256."""
-    return prov_home() / "cache" / "downloads"
+    """Verified downloads, named by their sha256: ``$PROV_HOME/cache/downloads``.
+
+    Under ``[orchestrator.extensions] cache_dir``/downloads when that is set
+    (see :func:`provisioning_core.paths.download_cache_dir`).
+    """
+    return download_cache_dir()
 
 
 class Download:

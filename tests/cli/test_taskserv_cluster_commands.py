@@ -137,10 +137,8 @@ def test_plugin_info_module_verbs_and_config_show(prov, workspace):
     assert info["distribution"] == "prov-fixture-recording"
     assert "configure_firewall (firewall rules)" in info["unsupported"]
     assert "create_server" not in info["accepts_check"]
-    discovered = prov("module", "discover", "provider", "--name", "recording", "-o", "json").json()[
-        "extensions"
-    ]
-    assert [d["name"] for d in discovered] == ["recording"]
+    discovered = prov("module", "discover", "provider", "--name", "recording", "-o", "json").json()
+    assert discovered["name"] == "recording"
     loaded = prov("module", "load", "taskserv", "rectask", "-o", "json").json()
     assert loaded["version"] == "1.0.0"
     assert "install" in loaded["hooks"]
