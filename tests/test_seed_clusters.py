@@ -584,3 +584,20 @@ def test_the_seed_shaped_cluster_passes_the_conformance_suite(tmp_path, plugin_s
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def test_the_resource_check_comes_before_a_plugins_own_create(prov, prov_home, workspace):
+    servers = _servers(prov, "small")
+    workspace(
+        FAST
+        + f'\n[clusters.shop]\ntype = "reccluster"\nservers = {json.dumps(servers)}\n'
+        + '[clusters.shop.resources]\nmin_nodes = 2\ncpu_per_node = "500m"\n'
+        + 'memory_per_node = "1Gi"\nstorage_per_node = "25G"\n'
+    )
+    for args in (("--check",), ()):
+        refused = prov("cluster", "create", "shop", *args)
+        assert refused.exit_code == 2, refused.output
+        assert "needs at least 2 (min_nodes of $.clusters.shop.resources)" in refused.stderr
+        # the small plan has 1 core, 1024 MB and 25 GB: the per-node requirements are met
+        assert "server node (plan small)" not in refused.stderr
+    assert [c for c in calls(prov_home, "reccluster") if c["hook"] == "create"] == []
