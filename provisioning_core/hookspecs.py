@@ -284,21 +284,42 @@ class ClusterSpec:
 
     @hookspec(firstresult=True)
     def create(self, config: ClusterConfig, check: bool) -> OperationResult:  # type: ignore[empty-body]
-        """Deploy the cluster described by ``config``; return an :class:`OperationResult`."""
+        """Deploy the cluster described by ``config``; return an :class:`OperationResult`.
+
+        The core has checked ``config.resources`` (else ``required_resources``)
+        against the servers' plans before the call.  The seed's
+        ``endpoints`` in the result (``details["endpoints"]``, component ->
+        addresses) are reported by ``prov cluster create``.
+        """
 
     @hookspec(firstresult=True)
-    def delete(self, config: ClusterConfig, check: bool) -> OperationResult:  # type: ignore[empty-body]
-        """Remove the cluster's components in reverse order; return an :class:`OperationResult`."""
+    def delete(  # type: ignore[empty-body]
+        self, config: ClusterConfig, check: bool, force: bool
+    ) -> OperationResult:
+        """Remove the cluster's components in reverse order; return an :class:`OperationResult`.
+
+        ``force`` (``prov cluster delete --force``, the seed's ``--force``) asks
+        to go on past a component that cannot be removed; name what was left in
+        the result's ``actions`` (or raise once everything else is removed).
+        """
 
     @hookspec(firstresult=True)
     def status(self, config: ClusterConfig) -> ClusterStatus:  # type: ignore[empty-body]
-        """Return the :class:`ClusterStatus`, aggregating every component."""
+        """Return the :class:`ClusterStatus`, aggregating every component.
+
+        Its ``endpoints`` map a component to the addresses it serves on.
+        """
 
     @hookspec(firstresult=True)
     def scale(  # type: ignore[empty-body]
-        self, config: ClusterConfig, component: str, replicas: int, check: bool
+        self, config: ClusterConfig, component: str | None, replicas: int, check: bool
     ) -> OperationResult:
-        """Run ``replicas`` instances of ``component``; return an :class:`OperationResult`."""
+        """Run ``replicas`` instances of ``component``; return an :class:`OperationResult`.
+
+        ``component`` is None for the seed's ``scale(replicas)``
+        (``prov cluster scale NAME --replicas N`` without ``--component``):
+        scale every component that can be scaled.
+        """
 
     @hookspec(firstresult=True)
     def upgrade(  # type: ignore[empty-body]

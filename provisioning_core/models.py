@@ -17,13 +17,19 @@ import attrs
 from attrs import Factory, field, frozen
 
 from provisioning_core.errors import ConfigError
+from provisioning_core.quantities import parse_cpu, parse_size
 from provisioning_core.secret import Secret
 
 __all__ = [
     "ClusterConfig",
+    "ClusterFeatures",
     "ClusterInfo",
+    "ClusterNetwork",
+    "ClusterResources",
     "ClusterStatus",
     "Component",
+    "ComponentKind",
+    "ComponentResources",
     "ComponentStatus",
     "ConnectionResult",
     "DiscoveredExtension",
@@ -639,21 +645,123 @@ class OperationResult:
 # --- clusters ---------------------------------------------------------------
 
 
+class ComponentKind(_StrEnum):
+    """What a component is (the seed's ``type``).
+
+    Every kind is deployed the same way by the core's engine: by the taskserv
+    extension of the component's name (or ``settings.taskserv``).
+    """
+
+    TASKSERV = "taskserv"
+    APPLICATION = "application"
+    INFRASTRUCTURE = "infrastructure"
+
+
+def _cpu(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None:
+        _quantity(attribute, value, parse_cpu)
+
+
+def _size(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None:
+        _quantity(attribute, value, parse_size)
+
+
+def _quantity(attribute: attrs.Attribute[Any], value: str, parse: Any) -> None:
+    try:
+        parse(value)
+    except ValueError as exc:
+        reason = str(exc).split(": ", 1)[-1]
+        raise ValueError(f"invalid {attribute.name} {value!r}: {reason}") from None
+
+
+def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"invalid {attribute.name} {value}: expected 1 or more")
+
+
+@frozen
+class ClusterResources:
+    """What each server of a cluster needs (the seed's ``resources`` and
+    ``required_resources``): at least ``min_nodes`` servers, each with
+    ``cpu_per_node`` cores ("2", "500m"), ``memory_per_node`` and
+    ``storage_per_node`` ("4Gi", "20G").  The defaults are the seed's.
+    """
+
+    min_nodes: int = field(default=1, validator=_at_least_one)
+    cpu_per_node: str = field(default="2", validator=_cpu)
+    memory_per_node: str = field(default="4Gi", validator=_size)
+    storage_per_node: str = field(default="20Gi", validator=_size)
+
+
+@frozen
+class ClusterNetwork:
+    """The cluster's networks (the seed's ``network``), passed to its plugin."""
+
+    cluster_cidr: str = "10.244.0.0/16"
+    service_cidr: str = "10.96.0.0/12"
+    dns_domain: str = "cluster.local"
+
+
+@frozen
+class ClusterFeatures:
+    """The seed's feature flags of a cluster, passed to its plugin."""
+
+    monitoring: bool = True
+    logging: bool = True
+    ingress: bool = False
+    storage: bool = True
+
+
+@frozen
+class ComponentResources:
+    """What one instance of a component needs (the seed's component ``resources``).
+
+    ``replicas`` is the component's own ``replicas``: given here or there (or
+    both, equal), it is the same number.
+    """
+
+    cpu: str | None = field(default=None, validator=_cpu)
+    memory: str | None = field(default=None, validator=_size)
+    storage: str | None = field(default=None, validator=_size)
+    replicas: int | None = None
+
+
+def _same_replicas(component: Component, _: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and value.replicas is not None and value.replicas != component.replicas:
+        raise ValueError(
+            f"resources.replicas ({value.replicas}) and replicas ({component.replicas}) "
+            "are one number; give one of them"
+        )
+
+
 @frozen
 class Component:
-    """One part of a cluster; ``depends_on`` names other components."""
+    """One part of a cluster; ``depends_on`` names other components.
+
+    ``kind`` is the seed's ``type``, ``depends_on`` its ``dependencies`` and
+    ``settings`` its ``config``; a component with ``enabled = false`` is
+    skipped (reported, never deployed).
+    """
 
     name: str
-    kind: ExtensionType = field(default=ExtensionType.TASKSERV, converter=ExtensionType)
+    kind: ComponentKind = field(default=ComponentKind.TASKSERV, converter=ComponentKind)
     version: str | None = None
     depends_on: list[str] = Factory(list)
-    replicas: int = 1
+    replicas: int = field(default=1, validator=_non_negative_or_none)
     settings: dict[str, Any] = Factory(dict)
+    enabled: bool = True
+    resources: ComponentResources | None = field(default=None, validator=_same_replicas)
 
 
 @frozen
 class ClusterConfig:
-    """What to deploy: passed to every cluster hook as ``config``."""
+    """What to deploy: passed to every cluster hook as ``config``.
+
+    ``resources`` (the seed's; absent: the plugin's ``required_resources``)
+    is checked against the cluster's servers and their plans before anything
+    is deployed; ``network`` and ``features`` are the seed's, for the plugin.
+    """
 
     name: str
     provider: str | None = None
@@ -661,6 +769,10 @@ class ClusterConfig:
     version: str | None = None
     components: list[Component] = Factory(list)
     settings: dict[str, Any] = Factory(dict)
+    description: str = ""
+    resources: ClusterResources | None = None
+    network: ClusterNetwork = Factory(ClusterNetwork)
+    features: ClusterFeatures = Factory(ClusterFeatures)
 
 
 @frozen
@@ -670,6 +782,9 @@ class ClusterInfo:
     ``versions`` maps each cluster version to the component versions it is
     made of (``{"1.1": {"containerd": "1.7.13", "buildkit": "0.13.0"}}``);
     ``prov cluster upgrade NAME --version 1.1`` moves the components to them.
+    The seed's fields: ``type`` ("cluster"), ``category`` (e.g. "build") and
+    ``required_resources``, what each server needs when the cluster's
+    configuration says nothing of ``resources``.
     """
 
     name: str
@@ -677,6 +792,9 @@ class ClusterInfo:
     description: str = ""
     components: list[Component] = Factory(list)
     versions: dict[str, dict[str, str]] = Factory(dict)
+    type: str = field(default="cluster", validator=_one_of("cluster"))
+    category: str | None = None
+    required_resources: ClusterResources | None = None
 
 
 @frozen
@@ -692,11 +810,16 @@ class ComponentStatus:
 
 @frozen
 class ClusterStatus:
-    """What a cluster's ``status`` returns."""
+    """What a cluster's ``status`` returns.
+
+    ``endpoints`` maps a component to the addresses it serves on
+    (``{"registry": ["10.0.0.5:5000"]}``).
+    """
 
     name: str
     status: str
     components: list[ComponentStatus] = Factory(list)
+    endpoints: dict[str, list[str]] = Factory(dict)
 
 
 # --- extensions -------------------------------------------------------------

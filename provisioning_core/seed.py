@@ -320,4 +320,24 @@ spelling(_m.OperationResult, envelope=_RESULT_ENVELOPE, adapt=_operation_result)
 
 # --- clusters ---------------------------------------------------------------
 
+
+def _component(renamed: dict[str, Any], _: Mapping[str, Any]) -> dict[str, Any]:
+    # the seed gives a component's replicas in its resources; they are ours too
+    resources = renamed.get("resources")
+    replicas = (
+        resources.get("replicas")
+        if isinstance(resources, Mapping)
+        else getattr(resources, "replicas", None)
+    )
+    if replicas is not None and "replicas" not in renamed:
+        renamed["replicas"] = replicas
+    return renamed
+
+
+spelling(
+    _m.Component,
+    aliases={"type": "kind", "dependencies": "depends_on", "config": "settings"},
+    adapt=_component,
+)
+
 # --- extensions -------------------------------------------------------------

@@ -34,7 +34,12 @@ def test_finds_every_kind_with_metadata(installed):
     assert fixture.repository == "https://example.invalid/prov-fixture-good"
     assert "Fixture Author" in (fixture.author or "")
     assert fixture.metadata.extension_type is ExtensionType.PROVIDER
-    assert {e.name for e in discovery.all("cluster")} == {"buildkit", "reccluster", "recdeploy"}
+    assert {e.name for e in discovery.all("cluster")} == {
+        "buildkit",
+        "reccluster",
+        "recdeploy",
+        "seedcluster",
+    }
     kube = by_name(discovery, "taskserv")["kubernetes"][0]
     # Requires-Dist naming plugins; attrs, the core and a Windows-only one are not
     assert kube.dependencies == [

@@ -48,17 +48,24 @@ def create(name: str, check: bool, wait: bool, output: str | None) -> None:
 
 @cluster.command("delete")
 @click.argument("name")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Go on past a component that cannot be removed; list what was left (exit 1).",
+)
 @check_option
 @wait_option
 @output_option
-def delete(name: str, check: bool, wait: bool, output: str | None) -> None:
+def delete(name: str, force: bool, check: bool, wait: bool, output: str | None) -> None:
     """Remove cluster NAME, its components in reverse order."""
-    _run("delete", name, check, wait, output)
+    _run("delete", name, check, wait, output, force=force)
 
 
 @cluster.command("scale")
 @click.argument("name")
-@click.option("--component", "-c", required=True, help="The component to scale.")
+@click.option(
+    "--component", "-c", default=None, help="The component to scale (default: every one)."
+)
 @click.option(
     "--replicas", "-r", type=click.IntRange(min=0), required=True, help="How many instances."
 )
@@ -66,9 +73,9 @@ def delete(name: str, check: bool, wait: bool, output: str | None) -> None:
 @wait_option
 @output_option
 def scale(
-    name: str, component: str, replicas: int, check: bool, wait: bool, output: str | None
+    name: str, component: str | None, replicas: int, check: bool, wait: bool, output: str | None
 ) -> None:
-    """Run --replicas instances of one component of cluster NAME."""
+    """Run --replicas instances of one --component of cluster NAME, or of every one."""
     _run("scale", name, check, wait, output, component=component, replicas=replicas)
 
 
@@ -125,13 +132,11 @@ def status(name: str, output: str | None) -> None:
         columns=["name", "status", "healthy", "version", "message"],
         empty="no components",
     )
+    for component, addresses in result.endpoints.items():
+        click.echo(f"endpoint {component}: {', '.join(addresses)}")
 
 
-@cluster.command("components")
-@click.argument("name")
-@output_option
-def components(name: str, output: str | None) -> None:
-    """List the components of cluster NAME."""
+def _list_components(name: str, output: str | None) -> None:
     from provisioning_core.operations.clusters import components as ops_components
 
     engine = engine_for()
@@ -139,8 +144,24 @@ def components(name: str, output: str | None) -> None:
         ops_components(engine, name),
         output,
         key="components",
-        columns=["name", "kind", "version", "depends_on", "replicas"],
+        columns=["name", "kind", "enabled", "version", "depends_on", "replicas"],
     )
+
+
+@cluster.command("list-components")
+@click.argument("name")
+@output_option
+def list_components(name: str, output: str | None) -> None:
+    """List the components of cluster NAME (the seed's list-components)."""
+    _list_components(name, output)
+
+
+@cluster.command("components")
+@click.argument("name")
+@output_option
+def components(name: str, output: str | None) -> None:
+    """List the components of cluster NAME (the same as list-components)."""
+    _list_components(name, output)
 
 
 @cluster.command("component-status")

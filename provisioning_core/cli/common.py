@@ -317,6 +317,8 @@ def emit_report(report: Report, output: str | None) -> None:
             for r in report.results
         ]
         emit(rows, "table", columns=["target", "result", "status", "detail"])
+        for line in _detail_lines(report.details):
+            click.echo(line)
         if report.check:
             planned = sum(r.outcome == "planned" for r in report.results)
             click.echo(
@@ -335,6 +337,27 @@ def emit_report(report: Report, output: str | None) -> None:
         )
     if report.exit_code:
         raise SystemExit(report.exit_code)
+
+
+def _detail_lines(details: dict[str, Any]) -> list[str]:
+    """A report's ``details`` in table mode, one line each."""
+    lines = []
+    for key, value in details.items():
+        if key == "requirements_check" and isinstance(value, dict):
+            required = value.get("required") or {}
+            lines.append(
+                f"requirements met: {required.get('min_nodes')} server(s) or more, each "
+                f"cpu {required.get('cpu_per_node')}, memory {required.get('memory_per_node')}, "
+                f"storage {required.get('storage_per_node')} ({required.get('from')})"
+            )
+            lines += [f"  {server}: {plan}" for server, plan in value.get("servers", {}).items()]
+        elif key == "endpoints" and isinstance(value, dict):
+            lines += [f"endpoint {c}: {', '.join(map(str, a))}" for c, a in value.items()]
+        elif key == "skipped" and isinstance(value, dict):
+            lines += [f"skipped {c}: {why}" for c, why in value.items()]
+        elif key == "left" and value:
+            lines.append(f"left (not removed): {', '.join(map(str, value))}")
+    return lines
 
 
 @contextmanager

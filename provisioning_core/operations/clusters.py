@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 from provisioning_core.convert import structure, unstructure
 from provisioning_core.errors import InputError, ProvisioningError
 from provisioning_core.extensions import Extension
@@ -27,6 +29,7 @@ from provisioning_core.models import (
 from provisioning_core.operations.deployment import Deployment
 from provisioning_core.operations.engine import Engine
 from provisioning_core.operations.report import Report, TargetResult
+from provisioning_core.operations.requirements import check_requirements
 from provisioning_core.operations.waiting import WaitCancelled
 
 __all__ = [
@@ -57,7 +60,15 @@ def cluster_config(engine: Engine, name: str) -> tuple[Extension, ClusterConfig]
                 f"expected a plugin name, got {type(plugin).__name__} @ $.clusters.{name}.type"
             ],
         )
-    config = structure({"name": name, **table}, ClusterConfig, what=f"[clusters.{name}]")
+    given = table.get("name", name)
+    if given != name:
+        # the seed's ClusterConfig names itself; the table's name is the cluster's name
+        raise InputError(
+            f"[clusters.{name}] names another cluster",
+            problems=[f"name {given!r} is not the table's name {name!r} @ $.clusters.{name}.name"],
+            hint=f"write name = {name!r} (or leave it out), or rename the table [clusters.{given}]",
+        )
+    config = structure({**table, "name": name}, ClusterConfig, what=f"[clusters.{name}]")
     return engine.extension(ExtensionType.CLUSTER, plugin), config
 
 
@@ -70,54 +81,94 @@ def run_cluster(
     replicas: int | None = None,
     version: str | None = None,
     wait: bool = False,
+    force: bool = False,
 ) -> Report:
-    """Run ``action`` (create, delete, scale, upgrade, restart_component) on cluster ``name``."""
+    """Run ``action`` (create, delete, scale, upgrade, restart_component) on cluster ``name``.
+
+    ``scale`` without ``component`` scales every component (the seed's
+    ``scale(replicas)``); ``delete`` with ``force`` goes on past a component
+    that cannot be removed and reports what was left (``details["left"]``).
+    Before ``create`` (in check mode too) the cluster's resource requirements
+    are checked against its servers' plans (``details["requirements_check"]``).
+    """
     with engine.writing():
         if action not in ACTIONS:
             raise ValueError(f"unknown cluster action {action!r}")
         ext, config = cluster_config(engine, name)
-        operation = f"cluster.{action}"
+        details: dict[str, Any] = {}
+        if action == "create":
+            checked = check_requirements(engine, ext, config)
+            if checked["required"] is not None:
+                details["requirements_check"] = checked
         if not ext.implements(action):
             deployment = _deployment(engine, ext, config, action)
             _hook_arguments(ext, config, action, component, replicas, version)
-            return _generic(engine, deployment, action, component, replicas, version)
+            report = _generic(engine, deployment, action, component, replicas, version, force)
+            return attrs.evolve(report, details={**details, **report.details})
         kwargs = _hook_arguments(ext, config, action, component, replicas, version)
-        if engine.check:
-            return Report(operation, check=True, results=[_plan(ext, action, config, kwargs)])
+        if action == "delete" and ext.accepts("delete", "force"):
+            kwargs["force"] = force
+        report = _by_plugin(engine, ext, config, action, kwargs, wait=wait, details=details)
+        if force and "force" not in kwargs:
+            warning = f"the {ext.name} plugin's delete takes no force; it ran without it"
+            report = attrs.evolve(report, warnings=[*report.warnings, warning])
+        return report
 
-        def one(_: str) -> TargetResult:
-            with engine.recording(
-                operation,
-                name,
-                provider=config.provider,
-                details={
-                    "plugin": ext.name,
-                    "component": component,
-                    "replicas": replicas,
-                    "version": version,
-                },
-            ) as op:
-                engine.reporter(name, action.replace("_", " "))
-                result: OperationResult = ext.call(action, check=False, **kwargs)
-                status = None
-                if wait and ext.implements("status"):
-                    try:
-                        status = _wait_cluster(engine, ext, config, gone=action == "delete").status
-                    except WaitCancelled as exc:
-                        op.finish("succeeded", waited=False)
-                        return TargetResult(name, "done", exc.last, list(result.actions))
-                    except ProvisioningError as exc:
-                        op.finish("failed", error=exc.message)
-                        return TargetResult.failure(name, exc, actions=list(result.actions))
-                op.finish("succeeded", changed=result.changed)
-            return TargetResult(
-                name,
-                "done" if result.changed else "unchanged",
-                status,
-                list(result.actions) or ([result.message] if result.message else []),
-            )
 
-        return engine.run_each(operation, [name], one, lambda n: n)
+def _by_plugin(
+    engine: Engine,
+    ext: Extension,
+    config: ClusterConfig,
+    action: str,
+    kwargs: dict[str, Any],
+    *,
+    wait: bool,
+    details: dict[str, Any],
+) -> Report:
+    """``action`` by the plugin's own hook; ``details`` gains the seed's ``endpoints``."""
+    name = config.name
+    operation = f"cluster.{action}"
+    if engine.check:
+        return Report(
+            operation, check=True, results=[_plan(ext, action, config, kwargs)], details=details
+        )
+
+    def one(_: str) -> TargetResult:
+        with engine.recording(
+            operation,
+            name,
+            provider=config.provider,
+            details={
+                "plugin": ext.name,
+                "component": kwargs.get("component"),
+                "replicas": kwargs.get("replicas"),
+                "version": kwargs.get("version"),
+            },
+        ) as op:
+            engine.reporter(name, action.replace("_", " "))
+            result: OperationResult = ext.call(action, check=False, **kwargs)
+            if isinstance(result.details.get("endpoints"), dict):
+                details["endpoints"] = result.details["endpoints"]
+            status = None
+            if wait and ext.implements("status"):
+                try:
+                    status = _wait_cluster(engine, ext, config, gone=action == "delete").status
+                except WaitCancelled as exc:
+                    op.finish("succeeded", waited=False)
+                    return TargetResult(name, "done", exc.last, list(result.actions))
+                except ProvisioningError as exc:
+                    op.finish("failed", error=exc.message)
+                    return TargetResult.failure(name, exc, actions=list(result.actions))
+            op.finish("succeeded", changed=result.changed)
+        return TargetResult(
+            name,
+            "done" if result.changed else "unchanged",
+            status,
+            list(result.actions) or ([result.message] if result.message else []),
+        )
+
+    report = engine.run_each(operation, [name], one, lambda n: n)
+    return attrs.evolve(report, details=details)
 
 
 def _deployment(engine: Engine, ext: Extension, config: ClusterConfig, hook: str) -> Deployment:
@@ -135,10 +186,11 @@ def _generic(
     component: str | None,
     replicas: int | None,
     version: str | None,
+    force: bool,
 ) -> Report:
     config = deployment.config
     if engine.check:
-        return _run_generic(deployment, action, component, replicas, version)
+        return _run_generic(deployment, action, component, replicas, version, force)
     with engine.recording(
         f"cluster.{action}",
         config.name,
@@ -149,10 +201,11 @@ def _generic(
             "component": component,
             "replicas": replicas,
             "version": version,
+            "force": force,
         },
     ) as op:
         engine.reporter(config.name, action.replace("_", " "))
-        report = _run_generic(deployment, action, component, replicas, version)
+        report = _run_generic(deployment, action, component, replicas, version, force)
         failed = [r.target for r in report.results if r.outcome == "failed"]
         if report.interrupted:
             op.finish("interrupted")
@@ -167,14 +220,14 @@ def _run_generic(
     component: str | None,
     replicas: int | None,
     version: str | None,
+    force: bool,
 ) -> Report:
     if action == "create":
         return deployment.create()
     if action == "delete":
-        return deployment.delete()
+        return deployment.delete(force=force)
     if action == "scale":
-        assert component is not None  # checked by _hook_arguments
-        assert replicas is not None
+        assert replicas is not None  # checked by _hook_arguments
         return deployment.scale(component, replicas)
     if action == "upgrade":
         assert version is not None
@@ -194,10 +247,16 @@ def _hook_arguments(
     """The hook's arguments, every input checked first (InputError naming each field)."""
     kwargs: dict[str, Any] = {"config": config}
     problems = []
-    if action in {"scale", "restart_component"} or (action == "upgrade" and component):
+    if (
+        action == "restart_component"
+        or (action == "scale" and component is not None)
+        or (action == "upgrade" and component)
+    ):
         problems += _component_problems(ext, config, action, component)
         if action != "upgrade" or ext.accepts("upgrade", "component"):
             kwargs["component"] = component
+    if action == "scale":
+        kwargs["component"] = component  # None: every component (the seed's scale)
     if action == "scale":
         if replicas is None or replicas < 0:
             problems.append("--replicas must be given, 0 or more @ --replicas")
@@ -270,6 +329,8 @@ def _plan(
             f"component {kwargs['component']}"
             + (f" to {kwargs['replicas']} replicas" if action == "scale" else "")
         )
+    elif action == "scale":
+        actions.append(f"every component to {kwargs['replicas']} replicas")
     if kwargs.get("version"):
         actions.append(f"to version {kwargs['version']}")
     actions.append(f"(the {ext.name} plugin cannot describe its steps in check mode)")

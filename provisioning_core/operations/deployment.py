@@ -5,7 +5,10 @@ A cluster plugin that does not implement ``create`` (or ``delete``,
 components (``cluster_info`` / ``list_components``); the core does the rest:
 
 - a component is the taskserv of the same name (or ``settings.taskserv``),
-  installed on the first ``replicas`` servers of the cluster's ``servers``;
+  whatever its ``kind`` (the seed's ``type``: taskserv, application,
+  infrastructure), installed on the first ``replicas`` servers of the
+  cluster's ``servers``; one with ``enabled = false`` is skipped (reported in
+  ``details["skipped"]``, never loaded);
 - components run in dependency waves, each wave's steps in parallel, and
   each install waits until the taskserv reports itself running and healthy;
 - when a step fails, what this run changed is undone in reverse order
@@ -13,7 +16,10 @@ components (``cluster_info`` / ``list_components``); the core does the rest:
   fails is marked "cleanup" in the inventory, with what is left, for a
   person to look at;
 - delete runs in reverse order; status aggregates every component on every
-  server; scale adds or removes servers of one component; upgrade moves
+  server (and ``endpoints``: each component's service ports on its servers'
+  addresses); delete with ``force`` goes on past a failed removal and reports
+  what was ``left``; scale adds or removes servers of one component (or of
+  every enabled one); upgrade moves
   components to the versions a cluster version names (``ClusterInfo.versions``)
   or one component to a version.
 
@@ -115,6 +121,7 @@ class Deployment:
         self.waves = dependency_waves(
             {c.name: c.depends_on for c in parts}, what=f"components of cluster {config.name}"
         )
+        self.enabled = [c.name for c in parts if c.enabled]
         self._targets: dict[str, Target] = {}
         self._extensions: dict[str, Extension] = {}
         # what each install found before it ran: only what was absent may be undone
@@ -141,7 +148,17 @@ class Deployment:
 
     def configured(self, component: str) -> list[str]:
         """The servers the configuration puts ``component`` on: the first ``replicas``."""
+        if not self.parts[component].enabled:
+            return []
         return list(self.config.servers[: self.parts[component].replicas])
+
+    def skipped(self) -> dict[str, str]:
+        """The components not deployed, and why (the seed's ``enabled = false``)."""
+        return {
+            name: "disabled (enabled = false)"
+            for name, part in self.parts.items()
+            if not part.enabled
+        }
 
     def placement(self) -> dict[str, list[str]]:
         """Where each component is now: the inventory's record, else the configuration."""
@@ -167,7 +184,15 @@ class Deployment:
         problems = []
         if not self.config.servers:
             problems.append(f"the cluster has no servers @ $.clusters.{self.config.name}.servers")
-        for name, part in self.parts.items():
+        for name in self.enabled:
+            part = self.parts[name]
+            off = [d for d in part.depends_on if not self.parts[d].enabled]
+            if off:
+                problems.append(
+                    f"{name} depends on {', '.join(off)}, which is disabled (enabled = false): "
+                    f"enable it or drop the dependency @ "
+                    f"$.clusters.{self.config.name}.components.{name}.depends_on"
+                )
             if part.replicas > len(self.config.servers):
                 problems.append(
                     f"{name} wants {part.replicas} replicas but the cluster has "
@@ -175,7 +200,7 @@ class Deployment:
                     f"$.clusters.{self.config.name}.components.{name}.replicas"
                 )
         missing = []
-        for name in self.parts:
+        for name in self.enabled:
             try:
                 self.extension(name)
             except ProvisioningError as exc:
@@ -199,6 +224,8 @@ class Deployment:
         """A taskserv needing another on its server must find it on each of its servers."""
         problems = []
         for name in self.parts:
+            if not placement[name]:
+                continue
             needed = self._taskserv_needs(name)
             for other in self.parts:
                 if self.taskserv(other) not in needed:
@@ -257,8 +284,20 @@ class Deployment:
                 )
         return Report(operation, check=True, results=results)
 
-    def run(self, operation: str, waves: list[list[Step]], *, rollback: bool) -> Report:
-        """Run ``waves`` in order, each in parallel; on a failure, undo what was done."""
+    def run(
+        self,
+        operation: str,
+        waves: list[list[Step]],
+        *,
+        rollback: bool,
+        keep_going: bool = False,
+    ) -> Report:
+        """Run ``waves`` in order, each in parallel; on a failure, undo what was done.
+
+        With ``keep_going`` a failure stops nothing: every wave runs, and the
+        report's ``details["left"]`` names each step that failed.
+        """
+        left: list[str] = []
         results: list[TargetResult] = []
         done: list[list[Step]] = []  # steps that changed something, per wave
         for number, wave in enumerate(waves, 1):
@@ -273,6 +312,9 @@ class Deployment:
                 [o.item for o in outcomes if o.value and o.value.changed and self._undoable(o.item)]
             )
             failed = [o for o in outcomes if not o.ok]
+            if keep_going:
+                left += [o.item.label for o in failed]
+                continue
             if not failed:
                 continue
             skipped = [step for later in waves[number:] for step in later]
@@ -284,7 +326,8 @@ class Deployment:
                 half_done = [o.item for o in failed if o.started and self._undoable(o.item)]
                 results += self._rollback(done, half_done)
             return Report(operation, check=False, results=results)
-        return Report(operation, check=False, results=results)
+        details: dict[str, Any] = {"left": left} if keep_going else {}
+        return Report(operation, check=False, results=results, details=details)
 
     def _results(self, outcomes: Sequence[Any], wave: int) -> list[TargetResult]:
         results = []
@@ -468,15 +511,25 @@ class Deployment:
             ]
 
         waves = self.steps_in_waves(installs)
+        skipped = self.skipped()
         if self.engine.check:
-            return self.plan("cluster.create", waves)
-        return self.run("cluster.create", waves, rollback=True)
+            report = self.plan("cluster.create", waves)
+        else:
+            report = self.run("cluster.create", waves, rollback=True)
+            if report.ok:
+                report = attrs.evolve(report, details={"endpoints": self.endpoints(placement)})
+        return attrs.evolve(report, details={**report.details, "skipped": skipped})
 
-    def delete(self) -> Report:
-        """Uninstall every component from where it is, in reverse dependency order."""
+    def delete(self, *, force: bool = False) -> Report:
+        """Uninstall every component from where it is, in reverse dependency order.
+
+        With ``force`` a removal that fails stops nothing; what was left is in
+        ``details["left"]`` (and the report fails).
+        """
         placement = self.placement()
         for name in self.parts:
-            self.extension(name)
+            if placement[name]:
+                self.extension(name)
 
         def removals(name: str) -> list[Step]:
             return [Step(name, self.taskserv(name), s, "uninstall") for s in placement[name]]
@@ -484,34 +537,62 @@ class Deployment:
         waves = self.steps_in_waves(removals, reverse=True)
         if self.engine.check:
             return self.plan("cluster.delete", waves)
-        return self.run("cluster.delete", waves, rollback=False)
+        return self.run("cluster.delete", waves, rollback=False, keep_going=force)
 
-    def scale(self, component: str, replicas: int) -> Report:
-        """Put ``component`` on the first ``replicas`` servers, adding or removing it."""
+    def scale(self, component: str | None, replicas: int) -> Report:
+        """Put ``component`` (None: every enabled one) on the first ``replicas`` servers.
+
+        Servers are added in dependency order, then removed in reverse order.
+        """
         servers = list(self.config.servers)
+        scaled = [component] if component is not None else list(self.enabled)
+        what = component if component is not None else "every component"
+        if component is not None and not self.parts[component].enabled:
+            raise InputError(
+                f"cannot scale {component} of cluster {self.config.name!r}",
+                problems=[f"{component} is disabled (enabled = false) @ --component"],
+                hint="enable it in the cluster's configuration first",
+            )
         if replicas > len(servers):
             raise InputError(
-                f"cannot scale {component} of cluster {self.config.name!r} to {replicas}",
+                f"cannot scale {what} of cluster {self.config.name!r} to {replicas}",
                 problems=[
                     f"the cluster has {len(servers)} servers @ --replicas",
                 ],
                 hint=f"add servers to [clusters.{self.config.name}] servers first",
             )
         placement = self.placement()
-        current = placement[component]
+        current = dict(placement)
         wanted = servers[:replicas]
-        placement[component] = wanted
+        for name in scaled:
+            placement[name] = wanted
         problems = self._placement_problems(placement)
         if problems:
             raise InputError(
-                f"cannot scale {component} of cluster {self.config.name!r} to {replicas}",
+                f"cannot scale {what} of cluster {self.config.name!r} to {replicas}",
                 problems=problems,
             )
-        name = self.taskserv(component)
-        version = self.parts[component].version
-        add = [Step(component, name, s, "install", version) for s in wanted if s not in current]
-        remove = [Step(component, name, s, "uninstall") for s in current if s not in wanted]
-        waves = [w for w in (add, remove) if w]
+
+        def adds(name: str) -> list[Step]:
+            if name not in scaled:
+                return []
+            version = self.parts[name].version
+            return [
+                Step(name, self.taskserv(name), s, "install", version)
+                for s in wanted
+                if s not in current[name]
+            ]
+
+        def removes(name: str) -> list[Step]:
+            if name not in scaled:
+                return []
+            return [
+                Step(name, self.taskserv(name), s, "uninstall")
+                for s in current[name]
+                if s not in wanted
+            ]
+
+        waves = self.steps_in_waves(adds) + self.steps_in_waves(removes, reverse=True)
         if self.engine.check:
             return self.plan("cluster.scale", waves)
         return self.run("cluster.scale", waves, rollback=True)
@@ -570,6 +651,8 @@ class Deployment:
             for row in self.engine.inventory.components(self.config.name):
                 recorded[(row.component, row.server)] = row.version
         for name, servers in placement.items():
+            if not servers:
+                continue
             ext = self.extension(name)
             for server in servers:
                 if (name, server) in recorded or not ext.implements("get_current_version"):
@@ -615,8 +698,12 @@ class Deployment:
 
         outcomes = dict(zip(pairs, self.engine.executor.map(one, pairs), strict=True))
         components = []
+        skipped = self.skipped()
         for name in self.parts:
             servers = placement[name]
+            if not servers and name in skipped:
+                components.append(ComponentStatus(name, "skipped", message=skipped[name]))
+                continue
             parts = []
             states = []
             versions = set()
@@ -645,9 +732,46 @@ class Deployment:
                 )
             )
         overall = _aggregate(
-            ["failed" if c.status == "cleanup" else c.status for c in components], cluster=True
+            [
+                "failed" if c.status == "cleanup" else c.status
+                for c in components
+                if c.status != "skipped"
+            ],
+            cluster=True,
         )
-        return ClusterStatus(self.config.name, overall, components)
+        deployed = {
+            c.name: placement[c.name] for c in components if c.status not in {"absent", "skipped"}
+        }
+        return ClusterStatus(self.config.name, overall, components, self.endpoints(deployed))
+
+    def endpoints(self, placement: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+        """Each placed component's service ports on its servers' addresses.
+
+        The ports are the taskserv's ``service.ports``; a taskserv with one port
+        whose settings give ``port`` serves on that one instead.
+        """
+        found: dict[str, list[str]] = {}
+        for name, servers in placement.items():
+            if not servers:
+                continue
+            ext = self.extension(name)
+            if not ext.implements("taskserv_info"):
+                continue
+            info: TaskservInfo = ext.call("taskserv_info")
+            ports = list(info.service.ports) if info.service else []
+            port = self.settings(name).get("port")
+            if len(ports) == 1 and isinstance(port, int) and not isinstance(port, bool):
+                ports = [port]
+            addresses = []
+            for server in servers:
+                target = self.target(server)
+                host = (
+                    target.server.ip_addresses[0] if target.server.ip_addresses else target.ssh.host
+                )
+                addresses += [f"{host}:{p}" for p in ports]
+            if addresses:
+                found[name] = addresses
+        return found
 
 
 def _state(status: TaskservStatus) -> str:

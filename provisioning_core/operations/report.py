@@ -47,13 +47,19 @@ class TargetResult:
 
 @attrs.frozen
 class Report:
-    """Everything one command did (or, with ``check``, would do)."""
+    """Everything one command did (or, with ``check``, would do).
+
+    ``details`` holds what the operation says of itself beyond its targets
+    (a cluster's ``endpoints``, ``requirements_check``, ``skipped`` components,
+    what ``delete --force`` ``left``).
+    """
 
     operation: str
     check: bool
     results: list[TargetResult] = Factory(list)
     warnings: list[str] = Factory(list)
     interrupted: bool = False
+    details: dict[str, Any] = Factory(dict)
 
     @property
     def ok(self) -> bool:
