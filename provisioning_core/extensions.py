@@ -294,7 +294,7 @@ class Extension:
         if result is None and result_type is OperationResult:
             # the seed's uninstall, configure, restart and delete return null:
             # done, without saying what changed
-            return OperationResult(changed=True)
+            return OperationResult(changed=True, reported=False)
         if result is None:
             raise self.error(
                 f"{hook} returned None; it must return {type_name(result_type)}",

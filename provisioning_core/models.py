@@ -640,6 +640,9 @@ class OperationResult:
     #: what the seed's result records add (``service``, ``version``, ``status``,
     #: ``health``, ``requirements_met``, ``components``, ``endpoints``...), kept as given
     details: dict[str, Any] = Factory(dict)
+    #: False when the hook returned None (the seed's ``-> null``): done, and
+    #: ``changed`` is assumed, not reported
+    reported: bool = field(default=True, kw_only=True)
 
 
 # --- clusters ---------------------------------------------------------------

@@ -165,3 +165,37 @@ def test_a_cluster_that_keeps_the_contract_passes(tmp_path, plugin_site, cluster
     result = run_suite(tmp_path, plugin_site, CLUSTER.replace("{CLUSTER}", cluster) + extra)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+SEED = """
+import pytest
+from provisioning_core import ProviderApi, ProviderAuth, ProviderSettings, Secret, Server, SshAccess
+from provisioning_core.testing import ProviderConformance, TaskservConformance
+
+class TestSeedCloud(ProviderConformance):
+    provider = "seedcloud"
+    poll_interval = 0.01
+
+    @pytest.fixture
+    def provider_settings(self, prov_home):
+        return ProviderSettings(
+            name="seedcloud",
+            auth=ProviderAuth(method="api_key", api_key=Secret("k" * 20), api_secret=Secret("s" * 20)),
+            api=ProviderApi(base_url="https://api.test.com"),
+        )
+
+class TestSeedService(TaskservConformance):
+    taskserv = "my-seed-service"
+    poll_interval = 0.01
+
+    @pytest.fixture
+    def taskserv_target(self, prov_home):
+        return Server(id="srv-1", hostname="web-1", status="running"), SshAccess(host="127.0.0.1")
+"""
+
+
+def test_the_seed_shaped_plugins_pass_the_conformance_suites(tmp_path, plugin_site):
+    # their hooks return dicts exactly as the seed's Nushell functions do
+    result = run_suite(tmp_path, plugin_site, SEED, "-rs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " failed" not in result.stdout
