@@ -32,6 +32,8 @@ class TargetResult:
     error: str | None = None
     hint: str | None = None
     data: dict[str, Any] = Factory(dict)
+    #: of a failure: 2 when the input was refused (a ConfigError), else 1
+    exit_code: int = 1
 
     @property
     def ok(self) -> bool:
@@ -42,7 +44,10 @@ class TargetResult:
     def failure(cls, target: str, error: BaseException, **kwargs: Any) -> TargetResult:
         """A failed result carrying the error's message and hint."""
         hint = error.hint if isinstance(error, ProvisioningError) else None
-        return cls(target, "failed", error=error_message(error), hint=hint, **kwargs)
+        code = error.exit_code if isinstance(error, ProvisioningError) else 1
+        return cls(
+            target, "failed", error=error_message(error), hint=hint, exit_code=code, **kwargs
+        )
 
 
 @attrs.frozen
@@ -68,10 +73,14 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 when everything succeeded, 130 when interrupted, else 1."""
+        """0 when everything succeeded, 130 when interrupted, 2 when every failure
+        was refused input (a plugin's ConfigError), else 1."""
         if self.interrupted:
             return 130
-        return 0 if self.ok else 1
+        if self.ok:
+            return 0
+        failed = [r for r in self.results if not r.ok]
+        return 2 if failed and all(r.exit_code == 2 for r in failed) else 1
 
 
 def error_message(error: BaseException) -> str:

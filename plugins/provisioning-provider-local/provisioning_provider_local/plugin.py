@@ -132,6 +132,16 @@ def _check_config(config: ServerConfig, existing: list[tuple[Sandbox, Meta]]) ->
     if config.zone != ZONE.name:
         problems.append(f"unknown zone {config.zone!r}; the only zone is {ZONE.name!r} @ $.zone")
     problems += parse_public_keys(list(config.ssh_keys))[1]
+    if config.storage is not None:  # refused, not ignored: the user asked for a disk
+        problems.append("a sandbox has no disk of its own: storage does not apply @ $.storage")
+    network = config.network
+    if network is not None and (
+        not network.public_ip or network.private_network or network.bandwidth
+    ):
+        problems.append(
+            "a sandbox has one loopback address and no private network or bandwidth cap: "
+            "network does not apply @ $.network"
+        )
     problems += [
         f"{config.hostname} already exists (id {meta.id}) @ $.hostname"
         for _, meta in existing

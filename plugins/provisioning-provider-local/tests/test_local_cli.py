@@ -101,3 +101,28 @@ def test_prov_server_ssh_without_an_ssh_program_uses_the_core_client(prov_home, 
         stdin=subprocess.DEVNULL,
     )
     assert (ran.returncode, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
+
+
+def test_create_needs_no_plan_or_zone_the_provider_has_defaults(prov_home, prov_workspace):
+    # no [providers.local.defaults]: the provider's own default zone and plan apply
+    (prov_workspace / "provisioning.toml").write_text(
+        "[operations]\nwait_interval = 0.05\n", encoding="utf-8"
+    )
+    code, output = prov("server", "create", "web-1", "--provider", "local", "--wait", "-o", "json")
+    assert code == 0, output
+    (created,) = results(output)
+    assert created["status"] == "running"
+    code, output = prov("server", "info", "web-1", "-o", "json")
+    assert (json.loads(output)["plan"], json.loads(output)["zone"]) == ("small", "local")
+    code, output = prov("server", "delete", "web-1", "--wait", "-o", "json")
+    assert code == 0, output
+
+
+def test_storage_and_network_options_are_refused_not_ignored(prov_home):
+    code, output = prov("server", "create", "web-1", "--provider", "local", "--storage-size", "50")
+    assert code == 2, output
+    assert "a sandbox has no disk of its own: storage does not apply @ $.storage" in output
+    code, output = prov("server", "create", "web-1", "--provider", "local", "--no-public-ip")
+    assert code == 2, output
+    assert "network does not apply @ $.network" in output
+    assert sandbox_pids(prov_home) == []
