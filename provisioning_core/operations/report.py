@@ -16,6 +16,9 @@ from provisioning_core.errors import ProvisioningError
 __all__ = ["Report", "TargetResult", "error_message"]
 
 
+_BAD_INPUT = 2  # ConfigError's exit code
+
+
 @attrs.frozen
 class TargetResult:
     """The result for one target (a server, a taskserv on a server, a cluster).
@@ -80,7 +83,8 @@ class Report:
         if self.ok:
             return 0
         failed = [r for r in self.results if not r.ok]
-        return 2 if failed and all(r.exit_code == 2 for r in failed) else 1
+        refused = failed and all(r.exit_code == _BAD_INPUT for r in failed)
+        return _BAD_INPUT if refused else 1
 
 
 def error_message(error: BaseException) -> str:
