@@ -97,8 +97,9 @@ def test_a_create_refused_by_the_core_sends_nothing(workspace, emulator):
 
 def test_a_create_the_provider_refuses_leaves_no_record_behind(workspace, emulator):
     code, output = prov("server", "create", "web-1", "-p", "upcloud", "--os", "plan9-4")
-    # the core could not check --os before calling the provider: a failed target, exit 1
-    assert code == 1, output
+    # the core could not check --os before calling the provider: a failed target, and
+    # since the provider refused it as bad input (a ConfigError), exit 2
+    assert code == 2, output
     assert "UpCloud has no OS template 'plan9-4'" in output
     assert "hint: give --os as one of those" in output
     assert emulator.writes == 0

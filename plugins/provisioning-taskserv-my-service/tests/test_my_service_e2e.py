@@ -181,7 +181,8 @@ def test_what_cannot_be_done_is_refused_and_changes_nothing(
         )
     settings(port="8080")
     run = prov("taskserv", "install", "my-service", "--server", "web-1")
-    assert run.exit_code == 1  # the hook refuses it for each server: the operation failed
+    # the hook refuses it for each server, as bad input (a ConfigError): exit 2
+    assert run.exit_code == 2
     assert "expected int, got str @ taskservs.my-service.port" in run.output
     assert snapshot(web1, prov_home)[:2] == before[:2]  # the inventory records the failures
 
