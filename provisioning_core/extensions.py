@@ -291,7 +291,7 @@ class Extension:
             and result_type not in _REPORTS
         ):  # the seed's envelope: the plugin says it failed
             raise self._reported_failure(hook, result, kwargs)
-        if result is None and result_type is OperationResult:
+        if result is None and result_type is OperationResult and hook in _NULL_IS_DONE:
             # the seed's uninstall, configure, restart and delete return null:
             # done, without saying what changed
             return OperationResult(changed=True, reported=False)
@@ -359,6 +359,8 @@ class Extension:
 
 # records in which success: false is an answer, not a failure of the call
 _REPORTS = (ConnectionResult, ValidationReport)
+# the hooks whose seed operation returns null: None from them is done
+_NULL_IS_DONE = frozenset({"uninstall", "configure", "restart", "delete", "restart_component"})
 
 _CacheKey = tuple[str, str, str]
 

@@ -87,7 +87,11 @@ CAPABILITY_HOOKS: dict[tuple[ExtensionType, str], tuple[str, ...]] = {
 #: here too so that a manifest written for a core that has them validates)
 AUTH_FIELDS: tuple[str, ...] = tuple(
     dict.fromkeys(
-        [*(f.name for f in attrs.fields(ProviderAuth)), "certificate_path", "private_key_path"]
+        [
+            *(f.name for f in attrs.fields(ProviderAuth) if f.name != "method"),
+            "certificate_path",
+            "private_key_path",
+        ]
     )
 )
 
@@ -170,14 +174,19 @@ def _shape_problems(file: Path, data: Mapping[str, Any]) -> tuple[list[str], lis
                 expected = schema.get(key)
                 if expected is None:
                     close = difflib.get_close_matches(key, list(schema), n=1)
-                    warnings.append(
-                        f"{file}: unknown key {key!r} in [{table}] is ignored "
-                        + (
-                            f"(did you mean {close[0]!r}?)"
-                            if close
-                            else f"(known: {', '.join(schema)})"
-                        )
+                    said = (
+                        f"(did you mean {close[0]!r}?)"
+                        if close
+                        else f"(known: {', '.join(schema)})"
                     )
+                    if table == "extension" and file.name == "extension.toml":
+                        # our own file, strict as it always was: a typo
+                        # (requires_core) must not skip the core version check
+                        problems.append(f"unknown key {key!r} {said} @ $.{table}.{key}")
+                    else:
+                        warnings.append(
+                            f"{file}: unknown key {key!r} in [{table}] is ignored {said}"
+                        )
                 else:
                     problems += _check(item, expected, f"$.{table}.{key}")
     return problems, warnings

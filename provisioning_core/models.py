@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+import warnings
 from datetime import datetime
 from typing import Any
 
@@ -236,22 +237,58 @@ class FirewallRule:
         return self.port, self.port_end if self.port_end is not None else self.port
 
 
+class _ReadAsMapping:
+    """Read a record as the dict it was before (``config.storage.get("size")``); deprecated.
+
+    ServerConfig's ``storage`` and ``network`` were plain dicts until the seed's
+    records were typed; a plugin written then keeps working, warned.
+    """
+
+    __slots__ = ()
+
+    def _warn(self) -> None:
+        warnings.warn(
+            f"{type(self).__name__} is a record, no longer a dict: read its attributes "
+            "(storage.size); reading it as a mapping will be removed",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+
+    def keys(self) -> list[str]:
+        """The field names (deprecated)."""
+        self._warn()
+        return [a.name for a in attrs.fields(type(self))]  # type: ignore[arg-type]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field ``key`` or ``default`` (deprecated)."""
+        self._warn()
+        return getattr(self, key, default) if not key.startswith("_") else default
+
+    def __getitem__(self, key: str) -> Any:
+        self._warn()
+        if key.startswith("_") or not hasattr(self, key):
+            raise KeyError(key)
+        return getattr(self, key)
+
+
 @frozen
-class ServerStorage:
+class ServerStorage(_ReadAsMapping):
     """The seed's ServerConfig ``storage``: the server's main disk.
 
     ``size`` in GB (None: the plan's own), ``type`` the provider's storage
-    class ("maxiops", "gp3"...; None: the provider's default), ``encrypted``
-    whether it is encrypted at rest (the seed's default, true).
+    class ("maxiops", "gp3"...; None: the provider's default; the old
+    spelling ``tier`` is an alias), ``encrypted`` whether it is encrypted at
+    rest (None: the provider's ``features.storage_encryption``, which is
+    true by default, as the seed's ``encrypted = true``).
     """
 
     size: int | None = field(default=None, validator=_positive_or_none)
     type: str | None = None
-    encrypted: bool = True
+    encrypted: bool | None = None
 
 
 @frozen
-class ServerNetwork:
+class ServerNetwork(_ReadAsMapping):
     """The seed's ServerConfig ``network``.
 
     ``public_ip``: give the server a public address (the seed's default,

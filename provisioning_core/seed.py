@@ -113,6 +113,10 @@ def seconds(value: Any, what: str) -> Any:
     """A duration as seconds: a number, or text as Nushell prints one ("1hr 5min")."""
     if not isinstance(value, str):
         return value
+    try:
+        return float(value)  # "90": seconds
+    except ValueError:
+        pass
     parts = _DURATION.findall(value.strip().lower())
     rest = _DURATION.sub("", value.strip().lower()).strip()
     if not parts or rest or any(unit not in _SECONDS for _, unit in parts):
@@ -164,6 +168,8 @@ def _server(data: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
 
 spelling(_m.Server, aliases={"server_id": "id"}, envelope=_SERVER_ENVELOPE, adapt=_server)
 spelling(_m.ProviderFeatures, aliases={"backup": "backups"})
+# storage = {size = 80, tier = "standard"}: how the upcloud plugin documented it
+spelling(_m.ServerStorage, aliases={"tier": "type"})
 
 # --- taskservs --------------------------------------------------------------
 

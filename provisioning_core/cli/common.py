@@ -318,7 +318,7 @@ def emit_report(report: Report, output: str | None) -> None:
         ]
         emit(rows, "table", columns=["target", "result", "status", "detail"])
         for line in _detail_lines(report.details):
-            click.echo(line)
+            click.echo(_mask(line))
         if report.check:
             planned = sum(r.outcome == "planned" for r in report.results)
             click.echo(

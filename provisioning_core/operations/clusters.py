@@ -108,11 +108,41 @@ def run_cluster(
         kwargs = _hook_arguments(ext, config, action, component, replicas, version)
         if action == "delete" and ext.accepts("delete", "force"):
             kwargs["force"] = force
+        if action == "scale" and component is None and ext.accepts("scale", "component"):
+            # a plugin written when scale always named its component gets each one
+            return _scale_each(engine, ext, config, kwargs, wait=wait, details=details)
         report = _by_plugin(engine, ext, config, action, kwargs, wait=wait, details=details)
         if force and "force" not in kwargs:
             warning = f"the {ext.name} plugin's delete takes no force; it ran without it"
             report = attrs.evolve(report, warnings=[*report.warnings, warning])
         return report
+
+
+def _scale_each(
+    engine: Engine,
+    ext: Extension,
+    config: ClusterConfig,
+    kwargs: dict[str, Any],
+    *,
+    wait: bool,
+    details: dict[str, Any],
+) -> Report:
+    """The seed's ``scale(replicas)`` by a plugin's ``scale``: one call per enabled component."""
+    names = [c.name for c in _components(ext, config) if c.enabled]
+    reports = [
+        _by_plugin(
+            engine, ext, config, "scale", {**kwargs, "component": n}, wait=wait, details=details
+        )
+        for n in names
+    ]
+    return Report(
+        "cluster.scale",
+        check=engine.check,
+        results=[r for report in reports for r in report.results],
+        warnings=[w for report in reports for w in report.warnings],
+        interrupted=any(report.interrupted for report in reports),
+        details=details,
+    )
 
 
 def _by_plugin(

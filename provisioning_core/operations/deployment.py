@@ -30,6 +30,7 @@ what the configuration said when the cluster was created.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -62,6 +63,8 @@ from provisioning_core.operations.taskservs import (
 )
 
 __all__ = ["Deployment", "Step"]
+
+log = logging.getLogger("provisioning.clusters")
 
 #: inventory statuses that mean "something of this component is on that server"
 _PRESENT = frozenset({"deploying", "deployed", "failed", "cleanup"})
@@ -122,6 +125,8 @@ class Deployment:
             {c.name: c.depends_on for c in parts}, what=f"components of cluster {config.name}"
         )
         self.enabled = [c.name for c in parts if c.enabled]
+        #: delete --force: uninstall goes on past a service that will not stop
+        self.forced = False
         self._targets: dict[str, Target] = {}
         self._extensions: dict[str, Extension] = {}
         # what each install found before it ran: only what was absent may be undone
@@ -490,7 +495,7 @@ class Deployment:
             kwargs["version"] = step.version
         if step.action == "uninstall":
             kwargs["keep_data"] = False
-            kwargs["force"] = False
+            kwargs["force"] = self.forced  # delete --force: past a service that will not stop
         return kwargs
 
     def _describe(self, step: Step) -> str:
@@ -537,6 +542,7 @@ class Deployment:
         waves = self.steps_in_waves(removals, reverse=True)
         if self.engine.check:
             return self.plan("cluster.delete", waves)
+        self.forced = force
         return self.run("cluster.delete", waves, rollback=False, keep_going=force)
 
     def scale(self, component: str | None, replicas: int) -> Report:
@@ -747,18 +753,25 @@ class Deployment:
     def endpoints(self, placement: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
         """Each placed component's service ports on its servers' addresses.
 
-        The ports are the taskserv's ``service.ports``; a taskserv with one port
-        whose settings give ``port`` serves on that one instead.
+        The ports are the taskserv's ``service.ports`` (else the seed's
+        ``ports``); a taskserv with one port whose settings give ``port`` serves
+        on that one instead.  A taskserv whose description fails is left out:
+        the endpoints never turn a done deployment into a failed one.
         """
         found: dict[str, list[str]] = {}
         for name, servers in placement.items():
             if not servers:
                 continue
-            ext = self.extension(name)
-            if not ext.implements("taskserv_info"):
+            try:
+                ext = self.extension(name)
+                if not ext.implements("taskserv_info"):
+                    continue
+                info: TaskservInfo = ext.call("taskserv_info")
+            except ProvisioningError as exc:
+                log.warning("no endpoints for %s: %s", name, exc.message)
                 continue
-            info: TaskservInfo = ext.call("taskserv_info")
-            ports = list(info.service.ports) if info.service else []
+            ports = list(info.service.ports) if info.service and info.service.ports else []
+            ports = ports or list(info.ports)
             port = self.settings(name).get("port")
             if len(ports) == 1 and isinstance(port, int) and not isinstance(port, bool):
                 ports = [port]

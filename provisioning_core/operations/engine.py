@@ -186,9 +186,7 @@ class Engine:
                 return cached
         ext = self.extension(ExtensionType.PROVIDER, name)
         settings = self.config.provider_settings(name)
-        info: ProviderInfo | None = (
-            ext.call("provider_info") if ext.implements("provider_info") else None
-        )
+        info = self.provider_info(ext)
         missing = auth_problems(name, settings.auth, info=info, manifest=ext.discovered.manifest)
         if missing:
             raise ConfigError(
@@ -213,6 +211,21 @@ class Engine:
         with self._lock:
             self._providers[name] = provider
         return provider
+
+    def provider_info(self, ext: Extension) -> ProviderInfo | None:
+        """Its ``provider_info``; one that fails is a warning, not the end of the command."""
+        if not ext.implements("provider_info"):
+            return None
+        try:
+            info: ProviderInfo = ext.call("provider_info")
+        except ProvisioningError as exc:
+            self.reporter(
+                ext.name,
+                f"warning: {exc.message}; going on without its description (its defaults, "
+                "required credentials and supported systems are not known)",
+            )
+            return None
+        return info
 
     def _pause(self, seconds: float) -> None:
         """Wait before a retry, unless the user interrupts: then stop trying."""

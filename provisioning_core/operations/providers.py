@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from provisioning_core.convert import unstructure
+from provisioning_core.errors import ProvisioningError
 from provisioning_core.models import (
     AUTH_METHODS,
     ConnectionResult,
     ExtensionManifest,
+    ExtensionType,
     ProviderAuth,
     ProviderInfo,
+    ValidationReport,
 )
 
 if TYPE_CHECKING:
@@ -74,9 +77,14 @@ def default_zone(p: Provider, offered: Sequence[str]) -> str | None:
     The provider's own default (``provider_info().default_zone``, else its
     metadata's ``[regions] default``), else its only zone.
     """
-    if p.info is not None and p.info.default_zone:
-        return p.info.default_zone
-    manifest = p.extension.discovered.manifest
+    return _default_zone(p.info, p.extension.discovered.manifest, offered)
+
+
+def _default_zone(
+    info: ProviderInfo | None, manifest: ExtensionManifest | None, offered: Sequence[str]
+) -> str | None:
+    if info is not None and info.default_zone:
+        return info.default_zone
     if manifest is not None and manifest.default_region:
         return manifest.default_region
     return offered[0] if len(offered) == 1 else None
@@ -95,15 +103,24 @@ def describe(engine: Engine, name: str) -> dict[str, Any]:
     Its ``provider_info`` (or what discovery knows), the hooks it implements
     and lacks, its authentication (methods, required fields, which are set,
     never their values), regions and default zone, and the features and
-    defaults in effect.
+    defaults in effect.  Unlike a command, it does not stop at settings that
+    are incomplete or invalid: ``problems`` lists them (what is missing is
+    what a user comes here to find out).
     """
-    p = engine.provider(name)
-    ext = p.extension
+    ext = engine.extension(ExtensionType.PROVIDER, name)
+    settings = engine.config.provider_settings(name)
     found = ext.discovered
     manifest = found.manifest
-    info = p.info
-    settings = p.settings
+    info = engine.provider_info(ext)
     auth = settings.auth
+    problems = auth_problems(name, auth, info=info, manifest=manifest)
+    if not problems and ext.implements("validate_config"):
+        try:
+            report: ValidationReport = ext.call("validate_config", settings=settings)
+        except ProvisioningError as exc:
+            problems.append(exc.message)
+        else:
+            problems += report.errors
     return {
         "name": name,
         "version": found.version,
@@ -116,11 +133,12 @@ def describe(engine: Engine, name: str) -> dict[str, Any]:
         "regions": list(info.regions)
         if info and info.regions
         else list(manifest.regions if manifest else []),
-        "default_zone": default_zone(p, []),
+        "default_zone": _default_zone(info, manifest, []),
         "default_plan": info.default_plan if info else None,
         "authentication": {
             "method": auth.method,
-            "methods": list(manifest.auth_methods) if manifest else sorted(AUTH_METHODS),
+            # what the provider declares (metadata.toml); without it, not known
+            "methods": list(manifest.auth_methods) if manifest else [],
             "required": sorted(
                 {
                     *(info.required_auth if info else []),
@@ -133,6 +151,7 @@ def describe(engine: Engine, name: str) -> dict[str, Any]:
         "features": unstructure(settings.features),
         "defaults": unstructure(settings.defaults),
         "api": unstructure(settings.api),
+        "problems": problems,
     }
 
 

@@ -155,6 +155,10 @@ def create_servers(
             ssh_keys=list(ssh_keys) or read_ssh_keys(defaults.ssh_keys),
             tags=tags or {},
             firewall_rules=[*defaults.firewall_rules, *firewall_rules],
+            # where the rules came from, for the errors about them
+            rules_field="--rule"
+            if firewall_rules
+            else f"$.providers.{p.name}.defaults.firewall_rules",
             storage=_over(ServerStorage, storage, defaults.storage, "storage"),
             network=_over(ServerNetwork, network, defaults.network, "network"),
         )
@@ -183,6 +187,7 @@ def _server_configs(
     firewall_rules: list[FirewallRule],
     storage: ServerStorage | None,
     network: ServerNetwork | None,
+    rules_field: str = "--rule",
 ) -> list[ServerConfig]:
     problems: list[str] = []
     where = f"providers.{p.name}.defaults"
@@ -204,10 +209,11 @@ def _server_configs(
         problems.append(check_choice(wanted, supported_os, what="os", field="--os") or "")
     problems = [x for x in problems if x]
     if firewall_rules and not p.extension.implements("configure_firewall"):
-        problems.append(f"provider {p.name!r} does not support firewall rules @ --rule")
+        problems.append(f"provider {p.name!r} does not support firewall rules @ {rules_field}")
     elif firewall_rules and not p.settings.features.firewall:
         problems.append(
-            f"firewall rules given but providers.{p.name}.features.firewall is false @ --rule"
+            f"firewall rules given but providers.{p.name}.features.firewall is false "
+            f"@ {rules_field}"
         )
     if problems:
         raise InputError(

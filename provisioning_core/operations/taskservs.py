@@ -149,7 +149,11 @@ def run_taskserv(
                 data={"taskserv": name, "server_id": target.server.id, "message": result.message},
             )
 
-        return engine.run_each(operation, targets, one, lambda t: t.label)
+        report = engine.run_each(operation, targets, one, lambda t: t.label)
+        if force and action == "uninstall" and not ext.accepts("uninstall", "force"):
+            warning = f"the {name} plugin's uninstall takes no force; it ran without it"
+            report = attrs.evolve(report, warnings=[*report.warnings, warning])
+        return report
 
 
 def _hook_arguments(

@@ -218,6 +218,8 @@ class Systemd:
         self._systemctl("daemon-reload")
 
     def forget(self, name: str) -> None:
+        # a stop that failed may leave the processes: kill them, as a last resort
+        self.host.run(f"systemctl kill --signal=SIGKILL {shlex.quote(name)}", check=False)
         self.host.run(f"systemctl disable {shlex.quote(name)}", check=False)
         self.host.remove(self.unit_path(name))
         self.host.run("systemctl daemon-reload", check=False)

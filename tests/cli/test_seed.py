@@ -230,7 +230,8 @@ def test_the_seeds_server_config_with_storage_and_network():
         ServerConfig,
     )
     assert config.storage is not None
-    assert config.storage.encrypted is True
+    # None: the provider's features.storage_encryption, true by default as the seed's
+    assert config.storage.encrypted is None
     assert config.network is not None
     assert config.network.public_ip is True
     assert config.firewall_rules[0] == FirewallRule("out", "udp", "drop", port=53)
@@ -439,3 +440,40 @@ def test_the_seed_taskserv_installs_reports_and_uninstalls(prov, seed_workspace,
     versions = prov("taskserv", "versions", "my-seed-service", "-o", "json")
     assert versions.exit_code == 0
     assert "0.9.0" in versions.stdout
+
+
+def test_storage_still_reads_as_the_dict_it_was_and_says_so():
+    from provisioning_core import ServerStorage
+
+    storage = structure({"size": 80, "tier": "standard"}, ServerStorage)  # the old spelling
+    assert storage.type == "standard"
+    with pytest.warns(DeprecationWarning, match="no longer a dict"):
+        assert (storage or {}).get("size") == 80
+    with pytest.warns(DeprecationWarning, match="no longer a dict"):
+        assert dict(storage)["type"] == "standard"
+
+
+def test_provider_info_shows_what_is_missing_instead_of_refusing(prov, workspace, monkeypatch):
+    monkeypatch.setenv("SEED_KEY", SECRETS["SEED_KEY"])
+    workspace(SETTINGS_TOML.replace('api_secret = "${SEED_SECRET}"\n', ""))
+    result = prov("provider", "info", "seedcloud", "-o", "json")
+    assert result.exit_code == 0, result.output
+    (problem,) = result.json()["problems"]
+    assert "requires auth.api_secret, which is not set" in problem
+
+
+def test_uninstall_force_goes_on_past_a_service_that_will_not_stop(prov, seed_workspace, prov_home):
+    assert prov("server", "create", "web-1", "--provider", "seedcloud", "--wait").exit_code == 0
+    assert prov("taskserv", "install", "my-seed-service", "-s", "web-1").exit_code == 0
+    state_file = prov_home / "my-seed-service.json"
+    state = json.loads(state_file.read_text())
+    for record in state.values():
+        record["stuck"] = True  # its stop will fail, as a hung systemd service's does
+    state_file.write_text(json.dumps(state))
+    refused = prov("taskserv", "uninstall", "my-seed-service", "-s", "web-1")
+    assert refused.exit_code == 1
+    assert "Failed to stop systemd service" in refused.stderr
+    assert json.loads(state_file.read_text()) != {}  # nothing was removed
+    forced = prov("taskserv", "uninstall", "my-seed-service", "-s", "web-1", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(state_file.read_text()) == {}

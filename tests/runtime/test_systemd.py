@@ -231,3 +231,25 @@ def test_a_failing_systemctl_is_a_command_error(fake):
         5,
         "web-1",
     )
+
+
+def test_a_forced_removal_goes_on_past_a_stop_that_fails(fake, sandbox):
+    from provisioning_core.runtime import remove_service
+
+    fake.host.write("/etc/systemd/system/my-service.service", UNIT.encode())
+    fake.env["FAKE_SYSTEMCTL_EXIT"] = "1"  # every systemctl fails: the service will not stop
+    fake.host.transport.env.update(fake.env)
+    with pytest.raises(CommandError):
+        remove_service(fake.host, "my-service", force=False)
+    assert (sandbox / "etc/systemd/system/my-service.service").exists()
+    fake.calls()
+    said = remove_service(fake.host, "my-service", force=True)
+    assert said.startswith("could not stop service my-service (")
+    assert said.endswith("removed its unit anyway (--force)")
+    assert fake.calls() == [
+        "disable --now my-service",
+        "kill --signal=SIGKILL my-service",
+        "disable my-service",
+        "daemon-reload",
+    ]
+    assert not (sandbox / "etc/systemd/system/my-service.service").exists()

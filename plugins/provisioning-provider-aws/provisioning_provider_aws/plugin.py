@@ -438,14 +438,15 @@ def _launch_request(
     user_data = _user_data(settings, extra_keys)
     if user_data:
         request["UserData"] = user_data
-    _storage_and_network(request, config, options, root_device)
+    _storage_and_network(request, config, settings, root_device)
     return request
 
 
 def _storage_and_network(
-    request: dict[str, Any], config: ServerConfig, options: dict[str, Any], root: str | None
+    request: dict[str, Any], config: ServerConfig, settings: ProviderSettings, root: str | None
 ) -> None:
     """The seed's ``storage`` and ``network`` of ``config``, added to ``request``."""
+    options = settings.options
     storage, network = config.storage, config.network
     if network is not None and network.bandwidth is not None:
         raise ConfigError(
@@ -462,8 +463,11 @@ def _storage_and_network(
     size = (storage.size if storage else None) or options.get("volume_size")
     kind = (storage.type if storage else None) or options.get("volume_type")
     volume: dict[str, Any] = {"VolumeType": str(kind or "gp3")}
-    if storage is not None:  # the seed's storage.encrypted, default true
-        volume["Encrypted"] = storage.encrypted
+    if storage is not None:  # the seed's storage.encrypted; None: features.storage_encryption
+        encrypted = storage.encrypted
+        volume["Encrypted"] = (
+            encrypted if encrypted is not None else settings.features.storage_encryption
+        )
     if size:
         volume["VolumeSize"] = int(size)
     request["BlockDeviceMappings"] = [{"DeviceName": root, "Ebs": volume}]

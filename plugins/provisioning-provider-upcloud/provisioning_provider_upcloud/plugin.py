@@ -172,7 +172,7 @@ def _sdk_server(
 
 
 def _encrypted(settings: ProviderSettings, config: ServerConfig) -> bool:
-    if config.storage is not None:
+    if config.storage is not None and config.storage.encrypted is not None:
         return config.storage.encrypted
     return settings.features.storage_encryption
 
