@@ -38,6 +38,15 @@ class Spelling:
     adapt: Adapt | None = None
     #: the key a bare string stands for (the seed lists versions as strings)
     scalar: str | None = None
+    #: ``adapt`` only matters when a seed key (alias or envelope) is given:
+    #: a record in our spelling then goes through untouched (the hot path)
+    lazy: bool = False
+    #: the aliases and envelope keys, to see at once that a record has none
+    seed_keys: frozenset[str] = attrs.field(init=False)
+
+    @seed_keys.default
+    def _seed_keys(self) -> frozenset[str]:
+        return frozenset(self.aliases) | self.envelope
 
 
 _SPELLINGS: dict[type, Spelling] = {}
@@ -50,11 +59,12 @@ def spelling(
     envelope: frozenset[str] | set[str] = frozenset(),
     adapt: Adapt | None = None,
     scalar: str | None = None,
+    lazy: bool = False,
 ) -> None:
     """Declare how the seed writes ``cls``; one declaration per class."""
     if cls in _SPELLINGS:
         raise ValueError(f"the seed's spelling of {cls.__name__} is declared twice")
-    _SPELLINGS[cls] = Spelling(dict(aliases or {}), frozenset(envelope), adapt, scalar)
+    _SPELLINGS[cls] = Spelling(dict(aliases or {}), frozenset(envelope), adapt, scalar, lazy)
 
 
 def from_scalar(cls: type, value: Any) -> Mapping[str, Any] | None:
@@ -79,6 +89,8 @@ def normalize(cls: type, data: Mapping[str, Any]) -> Mapping[str, Any]:
     found = _SPELLINGS.get(cls)
     if found is None:
         return data
+    if (found.adapt is None or found.lazy) and found.seed_keys.isdisjoint(data):
+        return data  # our own spelling: nothing to rename or adapt
     renamed: dict[str, Any] = {}
     given: dict[str, str] = {}
     for key, value in data.items():
@@ -166,7 +178,9 @@ def _server(data: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-spelling(_m.Server, aliases={"server_id": "id"}, envelope=_SERVER_ENVELOPE, adapt=_server)
+spelling(
+    _m.Server, aliases={"server_id": "id"}, envelope=_SERVER_ENVELOPE, adapt=_server, lazy=True
+)
 spelling(_m.ProviderFeatures, aliases={"backup": "backups"})
 # storage = {size = 80, tier = "standard"}: how the upcloud plugin documented it
 spelling(_m.ServerStorage, aliases={"tier": "type"})
@@ -322,7 +336,7 @@ def _unmet(check: Any) -> str | None:
     return None
 
 
-spelling(_m.OperationResult, envelope=_RESULT_ENVELOPE, adapt=_operation_result)
+spelling(_m.OperationResult, envelope=_RESULT_ENVELOPE, adapt=_operation_result, lazy=True)
 
 # --- clusters ---------------------------------------------------------------
 
