@@ -9,16 +9,12 @@ With ``auto_load = true`` (the default) the records are kept but not needed.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import attrs
 
-from provisioning_core.convert import structure, unstructure
-from provisioning_core.errors import ConfigError
+from provisioning_core.jsonfile import read_records, write_records
 from provisioning_core.models import ExtensionType
 
 __all__ = ["LOADED_FILE", "LoadedRecord", "forget_loaded", "loaded_records", "record_loaded"]
@@ -42,27 +38,16 @@ def _file(cache_dir: Path) -> Path:
 
 def loaded_records(cache_dir: Path) -> list[LoadedRecord]:
     """Every recorded explicit load in ``cache_dir``."""
-    path = _file(cache_dir)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot read the loaded-extension records {path}: {exc}",
-            hint="delete the file, then load the extensions again with prov module load",
-        ) from None
-    return structure(data, list[LoadedRecord], what=str(path))
+    return read_records(
+        _file(cache_dir),
+        LoadedRecord,
+        what="the loaded-extension records",
+        hint="delete the file, then load the extensions again with prov module load",
+    )
 
 
 def _save(cache_dir: Path, records: list[LoadedRecord]) -> None:
-    path = _file(cache_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # write then rename: a crash never leaves half a file
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".loaded-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(unstructure(records), fh, indent=2)
-    Path(tmp).replace(path)
+    write_records(_file(cache_dir), records)
 
 
 def record_loaded(

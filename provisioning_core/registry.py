@@ -27,9 +27,7 @@ Reading a manifest never imports the extension.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,8 +36,8 @@ import attrs
 from attrs import frozen
 
 from provisioning_core.compat import core_requirement, extension_requirements
-from provisioning_core.convert import structure, unstructure
 from provisioning_core.errors import ConfigError, ExtensionNotFound
+from provisioning_core.jsonfile import read_records, write_records
 from provisioning_core.manifest import EXTENSION_TOML, METADATA_TOML, read_manifest, read_toml
 from provisioning_core.models import DiscoveredExtension, ExtensionMetadata, ExtensionType
 from provisioning_core.paths import extensions_dir
@@ -69,27 +67,16 @@ def _registry_file() -> Path:
 
 
 def _load_registry() -> list[RegisteredExtension]:
-    path = _registry_file()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot read the extension registry {path}: {exc}",
-            hint="fix or delete the file, then register the directories again",
-        ) from None
-    return structure(data, list[RegisteredExtension], what=str(path))
+    return read_records(
+        _registry_file(),
+        RegisteredExtension,
+        what="the extension registry",
+        hint="fix or delete the file, then register the directories again",
+    )
 
 
 def _save_registry(entries: list[RegisteredExtension]) -> None:
-    path = _registry_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # write then rename, so a crash never leaves half a registry
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".registered-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(unstructure(entries), fh, indent=2)
-    Path(tmp).replace(path)
+    write_records(_registry_file(), entries)
 
 
 def repository_url(urls: Mapping[str, str]) -> str | None:
