@@ -359,5 +359,3 @@ spelling(
     aliases={"type": "kind", "dependencies": "depends_on", "config": "settings"},
     adapt=_component,
 )
-
-# --- extensions -------------------------------------------------------------
