@@ -161,9 +161,19 @@ def _finish(*procs):
         proc.communicate()
 
 
+# A shell starts background jobs with SIGINT ignored, and a process started
+# with SIGINT ignored keeps ignoring it (Python installs no handler then): the
+# child would never see the Ctrl-C sent to it. It resets SIGINT, then becomes
+# prov, as a command typed at a terminal starts.
+_AS_AT_A_TERMINAL = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'provisioning_core', *sys.argv[1:]])"
+)
+
+
 def _popen(site, *args, env=None):
     return subprocess.Popen(
-        [sys.executable, "-m", "provisioning_core", *args],
+        [sys.executable, "-c", _AS_AT_A_TERMINAL, *args],
         env=process_env(site, env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
