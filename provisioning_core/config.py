@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, time
-from functools import cache, cached_property
+from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -492,6 +492,25 @@ class Config:
         """
         source = self._origins.get(tuple(path.split(".")))
         return None if source is None else str(source)
+
+    def validate(self) -> list[ConfigError]:
+        """Every typed section checked exactly as the commands check it.
+
+        ``[operations]``, ``[orchestrator.extensions]`` and each
+        ``[providers.<name>]``; the errors (each naming its fields), none
+        when all is well.  ``prov config show`` reports them, so it never
+        shows as fine what a command would refuse.
+        """
+        checks: list[Callable[[], object]] = [lambda: self.operations, lambda: self.extensions]
+        providers = self.section("providers")
+        checks += [partial(self.provider_settings, name) for name in sorted(providers)]
+        errors: list[ConfigError] = []
+        for check in checks:
+            try:
+                check()
+            except ConfigError as exc:
+                errors.append(exc)
+        return errors
 
     def user_set(self, path: str) -> bool:
         """Whether a layer above the shipped defaults set the value at ``path``."""

@@ -33,7 +33,9 @@ def show(sources: bool, output: str | None) -> None:
     """Print the configuration in effect, every secret masked.
 
     Layers, lowest first: built-in defaults, the user's file (or --config),
-    the workspace's provisioning.toml, PROV_SECTION__KEY variables.
+    the workspace's provisioning.toml, PROV_SECTION__KEY variables.  What a
+    command would refuse ([operations], [orchestrator.extensions],
+    [providers.NAME]) is printed as an error after it, and the exit code is 2.
     """
     cfg = load_config_for()
     data: dict[str, object] = dict(cfg.masked())
@@ -47,6 +49,11 @@ def show(sources: bool, output: str | None) -> None:
     emit(data, "yaml" if fmt == "table" else fmt)
     for path, problem in cfg.problems.items():
         say(f"warning: {path}: {problem}")
+    errors = cfg.validate()
+    for error in errors:
+        say(f"error: {error}")
+    if errors:
+        raise SystemExit(2)
 
 
 @click.group()

@@ -75,3 +75,27 @@ def test_any_prov_debug_value_is_accepted(installed, prov_home):
             args, env={**env, "PROV_DEBUG": value}, capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stderr  # PROV_DEBUG is never a usage error
+
+
+def test_config_show_refuses_what_commands_refuse(prov, workspace):
+    workspace(
+        '[operations]\nparallelism = "ten"\nhook_timeout = -1\n'
+        '[providers.recording.auth]\ntokn = "x"\n'
+    )
+    shown = prov("config", "show", "-o", "json")
+    assert shown.exit_code == 2
+    assert shown.json()["config"]["operations"]["parallelism"] == "ten"  # still shown
+    assert "expected int, got str @ $.operations.parallelism" in shown.stderr
+    assert "@ $.operations.hook_timeout" in shown.stderr
+    assert "extra fields found (tokn) @ $.providers.recording.auth" in shown.stderr
+    # and a command refuses the same settings, with the same words
+    listed = prov("server", "list", "-p", "recording")
+    assert listed.exit_code == 2
+    assert "@ $.operations.parallelism" in listed.stderr or "tokn" in listed.stderr
+
+
+def test_config_show_of_valid_settings_exits_0(prov, workspace):
+    workspace("[operations]\nparallelism = 4\n")
+    shown = prov("config", "show", "-o", "json")
+    assert shown.exit_code == 0, shown.output
+    assert shown.json()["config"]["operations"]["parallelism"] == 4
