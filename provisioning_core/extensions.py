@@ -480,11 +480,7 @@ class ExtensionManager:
         """
         kind = ExtensionType.of(kind)
         with self._lock:
-            for key in [k for k in self._cache if k[0] == kind and k[1] == name]:
-                del self._cache[key]
-            self._aliases = {
-                a: k for a, k in self._aliases.items() if not (k[0] == kind and k[1] == name)
-            }
+            self._drop(kind, name)
             for found in self.discovery.candidates(kind, name):
                 _forget_modules(found)
             self.discovery.refresh()
@@ -535,15 +531,19 @@ class ExtensionManager:
         self._records = None
         return record
 
+    def _drop(self, kind: ExtensionType, name: str) -> None:
+        """Drop every cached version of ``kind``/``name`` and its aliases (lock held)."""
+        for key in [k for k in self._cache if k[0] == kind and k[1] == name]:
+            del self._cache[key]
+        self._aliases = {
+            a: k for a, k in self._aliases.items() if not (k[0] == kind and k[1] == name)
+        }
+
     def forget_load(self, kind: ExtensionType | str, name: str) -> bool:
         """Forget the record of ``kind``/``name`` and drop it from the cache; False if none."""
         kind = ExtensionType.of(kind)
         with self._lock:
-            for key in [k for k in self._cache if k[0] == kind and k[1] == name]:
-                del self._cache[key]
-            self._aliases = {
-                a: k for a, k in self._aliases.items() if not (k[0] == kind and k[1] == name)
-            }
+            self._drop(kind, name)
         self._records = None
         return forget_loaded(self.cache_dir, kind, name)
 
