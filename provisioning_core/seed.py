@@ -23,6 +23,8 @@ from typing import Any
 
 import attrs
 
+from provisioning_core.quantities import parse_size
+
 __all__ = ["Spelling", "from_scalar", "normalize", "spelling", "spellings"]
 
 Adapt = Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any]]
@@ -116,9 +118,6 @@ _SECONDS = {
     "m": 60.0, "min": 60.0, "mins": 60.0, "h": 3600.0, "hr": 3600.0, "hrs": 3600.0,
     "d": 86400.0, "day": 86400.0, "days": 86400.0, "wk": 604800.0, "wks": 604800.0,
 }  # fmt: skip
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
-_MB = {"b": 1 / 1e6, "k": 1e-3, "m": 1.0, "g": 1e3, "t": 1e6}
-_MIB = {"k": 1024 / 1e6, "m": 1024**2 / 1e6, "g": 1024**3 / 1e6, "t": 1024**4 / 1e6}
 
 
 def seconds(value: Any, what: str) -> Any:
@@ -137,16 +136,23 @@ def seconds(value: Any, what: str) -> Any:
 
 
 def megabytes(value: Any, what: str) -> Any:
-    """A size as MB (10**6 bytes): a number (MB), or text ("512MB", "1.5 GiB")."""
+    """A size as MB (10**6 bytes): a number (MB), or text as Nushell prints it ("1.5 GiB").
+
+    The units are :func:`provisioning_core.quantities.parse_size`'s, with the "B" Nushell adds.
+    """
     if not isinstance(value, str):
         return value
-    match = _SIZE.match(value)
-    if match is None:
-        raise ValueError(f"{what} {value!r} is not a size such as 512, '512MB' or '1.5GiB'")
-    number, unit = float(match.group(1)), (match.group(2) or "m").lower()
-    if len(unit) > 1 and unit[1] == "i":
-        return number * _MIB[unit[0]]
-    return number * _MB[unit[0]]
+    text = value.strip().removesuffix("B")
+    try:
+        return float(text)  # a bare number is MB
+    except ValueError:
+        pass
+    try:
+        return parse_size(text) / 1e6
+    except ValueError:
+        raise ValueError(
+            f"{what} {value!r} is not a size such as 512, '512MB' or '1.5GiB'"
+        ) from None
 
 
 def percent(value: Any, what: str) -> Any:
