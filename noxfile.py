@@ -40,7 +40,7 @@ def tests(session: nox.Session) -> None:
 
 def _core_tests(session: nox.Session, *upgrade: str) -> None:
     # ruff and mypy: tests/scaffold checks that generated plugins are lint- and type-clean
-    session.install(*upgrade, "-e", ".[test]", "ruff", "mypy")
+    session.install(*upgrade, "-e", ".[test,api]", "ruff", "mypy")
     # exit code 5 means "no tests collected": an empty selection is not a failure
     session.run("pytest", *session.posargs, success_codes=[0, 5])
 
@@ -76,7 +76,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on provisioning_core and on each reference plugin."""
     _locked(session)
     # pytest: provisioning_core.testing builds fixtures for plugin authors
-    session.install("-e", ".[test]", *(f"-e{p}" for p in PLUGINS), "mypy", "types-PyYAML")
+    session.install("-e", ".[test,api]", *(f"-e{p}" for p in PLUGINS), "mypy", "types-PyYAML")
     session.run("mypy")
     for plugin in PLUGINS:
         with session.chdir(plugin):
