@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from provisioning_core.models import ProviderSettings
 
 __all__ = [
+    "ApiSettings",
     "Config",
     "ConfigSource",
     "ExtensionsSettings",
@@ -148,6 +149,52 @@ class ExtensionsSettings:
     auto_load: bool = True
     #: where extension caches live (an absolute path, ``~`` expanded)
     cache_dir: Path = attrs.field(factory=paths.extensions_dir)
+
+
+# --- [api] -----------------------------------------------------------------------
+
+#: the environment variable ``prov serve`` takes its token from when ``[api] token`` is unset
+API_TOKEN_ENV = "PROV_API_TOKEN"  # noqa: S105 - a variable's name, not a secret
+
+
+def _api_port(_: Any, _attribute: attrs.Attribute[Any], value: int) -> None:
+    if not 0 <= value <= 65535:  # noqa: PLR2004 - the TCP port range
+        raise ValueError(f"expected a TCP port, 0 to 65535 (0: any free one), got {value}")
+
+
+def _at_least_one(_: Any, _attribute: attrs.Attribute[Any], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"expected a whole number of at least 1, got {value}")
+
+
+_API_LIMITS = (
+    ("port", 0, 65535, "a TCP port, 0 to 65535 (0: any free one)"),
+    ("max_body_bytes", 1, sys.maxsize, "a number of bytes, at least 1"),
+    ("workers", 1, sys.maxsize, "a whole number of at least 1"),
+)
+
+
+@attrs.frozen
+class ApiSettings:
+    """The ``[api]`` section: how ``prov serve`` listens and whom it lets in.
+
+    ``token`` may read and change everything; ``read_token`` may only read
+    (GET).  Without ``token``, ``$PROV_API_TOKEN`` is used; without either,
+    the server accepts anyone and refuses to listen beyond loopback.
+    """
+
+    #: the address to listen on
+    host: str = "127.0.0.1"
+    #: the TCP port (0: any free one, printed at start)
+    port: int = attrs.field(default=8765, validator=_api_port)
+    #: the bearer token that may read and change everything
+    token: Secret | None = None
+    #: a bearer token that may only read
+    read_token: Secret | None = None
+    #: the largest request body accepted, in bytes
+    max_body_bytes: int = attrs.field(default=1_048_576, validator=_at_least_one)
+    #: jobs run at the same time; more wait their turn ("queued")
+    workers: int = attrs.field(default=4, validator=_at_least_one)
 
 
 @attrs.frozen
@@ -501,7 +548,11 @@ class Config:
         when all is well.  ``prov config show`` reports them, so it never
         shows as fine what a command would refuse.
         """
-        checks: list[Callable[[], object]] = [lambda: self.operations, lambda: self.extensions]
+        checks: list[Callable[[], object]] = [
+            lambda: self.operations,
+            lambda: self.extensions,
+            lambda: self.api,
+        ]
         providers = self.section("providers")
         checks += [partial(self.provider_settings, name) for name in sorted(providers)]
         errors: list[ConfigError] = []
@@ -581,6 +632,36 @@ class Config:
                 )
             )
         return ExtensionsSettings(auto_load=auto_load, cache_dir=cache_dir)
+
+    @cached_property
+    def api(self) -> ApiSettings:
+        """``[api]``, checked; ``token`` falls back to ``$PROV_API_TOKEN``."""
+        from provisioning_core.convert import structure
+
+        data = self._table(("api",), "api")
+        if data.get("token") is None and os.environ.get(API_TOKEN_ENV):
+            data["token"] = Secret(os.environ[API_TOKEN_ENV])
+        problems: list[str] = []
+        valid = dict(data)
+        for name, low, high, expected in _API_LIMITS:
+            value = data.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
+                problems.append(f"expected {expected}, got {value} @ $.api.{name}")
+                del valid[name]  # so that structuring reports only the other problems
+        try:
+            settings = structure(valid, ApiSettings, what="[api]")
+        except DataValidationError as exc:
+            problems += [_reprefix(p, "$.api") for p in exc.problems]
+        if problems:
+            raise self._redacted(
+                ConfigError(
+                    f"[api] settings{self._where(map(_problem_path, problems))} are not valid",
+                    problems=problems,
+                    hint="[api] takes: host, port (0-65535), token and read_token (secrets, "
+                    'e.g. "${PROV_API_TOKEN}"), max_body_bytes and workers (at least 1)',
+                )
+            )
+        return settings
 
     def provider_settings(self, name: str) -> ProviderSettings:
         """``[providers.<name>]`` as :class:`ProviderSettings`; defaults if it is absent."""

@@ -46,6 +46,7 @@ __all__ = [
     "Inventory",
     "InventoryError",
     "InventoryLocked",
+    "JobRecord",
     "LoadRecord",
     "LockHolder",
     "OperationRecord",
@@ -117,6 +118,28 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at TEXT NOT NULL,
             PRIMARY KEY (cluster, component, server)
         )""",
+    ),
+    (
+        # the jobs of `prov serve`: one per mutating HTTP request, with its
+        # progress and final report; its targets' operations carry its id
+        """CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            request TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'interrupted')),
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            progress TEXT NOT NULL DEFAULT '[]',
+            report TEXT,
+            error TEXT,
+            exit_code INTEGER
+        )""",
+        "CREATE INDEX jobs_by_status ON jobs (status)",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -227,6 +250,27 @@ class OperationRecord:
     details: dict[str, Any]
     error: str | None
     acknowledged_at: datetime | None = None
+
+
+@attrs.frozen
+class JobRecord:
+    """A job of ``prov serve`` as recorded: ``progress`` holds ``{at, target, message}``
+    entries, ``report`` the final report (what ``-o json`` prints), ``exit_code``
+    what the CLI would have exited with."""
+
+    id: str
+    kind: str
+    request: dict[str, Any]
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    pid: int
+    host: str
+    progress: list[dict[str, Any]]
+    report: dict[str, Any] | None
+    error: str | None
+    exit_code: int | None
 
 
 @attrs.frozen
@@ -651,6 +695,132 @@ class Inventory:
                 details=json.loads(row["details"]),
                 error=row["error"],
                 acknowledged_at=_parse_optional(row["acknowledged_at"]),
+            )
+            for row in self._query(sql, params)
+        ]
+
+    # --- jobs (prov serve) -------------------------------------------------------------
+
+    def create_job(self, job_id: str, kind: str, request: Mapping[str, Any]) -> None:
+        """Record a job accepted by ``prov serve`` ("queued"), its request masked."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO jobs (id, kind, request, status, created_at, pid, host, run_id)"
+                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (job_id, kind, self._json(request), _iso(_now()), os.getpid(), self._host, _RUN_ID),
+            )
+
+    def start_job(self, job_id: str) -> None:
+        """The job began to run."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?",
+                (_iso(_now()), job_id),
+            )
+
+    def add_job_progress(self, job_id: str, entry: Mapping[str, Any]) -> None:
+        """Append one progress entry to the job's."""
+        with self._write() as db:
+            row = db.execute("SELECT progress FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                return
+            progress = [*json.loads(row["progress"]), self._clean(entry)]
+            db.execute(
+                "UPDATE jobs SET progress = ? WHERE id = ?",
+                (json.dumps(progress, ensure_ascii=False), job_id),
+            )
+
+    def finish_job(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        report: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        """Record how the job ended: "succeeded", "failed" or "interrupted"."""
+        if status not in _FINAL_STATUSES:
+            raise ValueError(f"a job ends {', '.join(sorted(_FINAL_STATUSES))}, not {status!r}")
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET status = ?, finished_at = ?, report = ?, error = ?, exit_code = ?"
+                " WHERE id = ?",
+                (
+                    status,
+                    _iso(_now()),
+                    None if report is None else self._json(report),
+                    None if error is None else self._redact(error),
+                    exit_code,
+                    job_id,
+                ),
+            )
+
+    def job(self, job_id: str) -> JobRecord | None:
+        """The job ``job_id``, or None."""
+        found = self._jobs("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return found[0] if found else None
+
+    def jobs(self, *, limit: int = 50, status: str | None = None) -> list[JobRecord]:
+        """The newest ``limit`` jobs, newest first, optionally of one status."""
+        return self._jobs(
+            "SELECT * FROM jobs WHERE ?1 IS NULL OR status = ?1"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+            (status, limit),
+        )
+
+    def interrupt_orphaned_jobs(self) -> list[str]:
+        """Mark "interrupted" the queued or running jobs whose server process is gone.
+
+        A job of this host is orphaned when its process has ended, or when its
+        pid is this process's but it was recorded by an earlier run (a pid can
+        come back); another host's job is left alone.  Returns their ids.
+        """
+        gone: list[tuple[str, str, str]] = []
+        for row in self._query(
+            "SELECT id, pid, host, run_id FROM jobs WHERE status IN ('queued', 'running')"
+        ):
+            if row["host"] != self._host or not _CAN_PROBE_PIDS:
+                continue
+            alive = row["run_id"] == _RUN_ID if row["pid"] == os.getpid() else _alive(row["pid"])
+            if not alive:
+                why = (
+                    f"the server (pid {row['pid']} on host {row['host']}) ended before the "
+                    "job finished"
+                )
+                gone.append((why, _iso(_now()), row["id"]))
+        if gone:
+            with self._write() as db:
+                db.executemany(
+                    "UPDATE jobs SET status = 'interrupted', error = ?, finished_at = ?"
+                    " WHERE id = ? AND status IN ('queued', 'running')",
+                    gone,
+                )
+        return [job_id for _, _, job_id in gone]
+
+    def job_operations(self, job_id: str) -> list[OperationRecord]:
+        """The audit-trail operations a job ran (their details name it), oldest first."""
+        return self._operations(
+            "SELECT * FROM operations WHERE json_extract(details, '$.job') = ? ORDER BY id",
+            (job_id,),
+        )
+
+    def _jobs(self, sql: str, params: Sequence[object] = ()) -> list[JobRecord]:
+        return [
+            JobRecord(
+                id=row["id"],
+                kind=row["kind"],
+                request=json.loads(row["request"]),
+                status=row["status"],
+                created_at=_parse(row["created_at"]),
+                started_at=_parse_optional(row["started_at"]),
+                finished_at=_parse_optional(row["finished_at"]),
+                pid=row["pid"],
+                host=row["host"],
+                progress=json.loads(row["progress"]),
+                report=None if row["report"] is None else json.loads(row["report"]),
+                error=row["error"],
+                exit_code=row["exit_code"],
             )
             for row in self._query(sql, params)
         ]

@@ -303,9 +303,9 @@ def emit_report(report: Report, output: str | None) -> None:
     """Print a report; errors and hints also go to stderr; exit 1 if anything failed."""
     fmt = output_format(output)
     if fmt != "table":
-        data = _plain(report)
-        data["ok"] = report.ok
-        emit(data, fmt)
+        from provisioning_core.operations.report import report_data
+
+        emit(report_data(report), fmt)
     else:
         rows = [
             {

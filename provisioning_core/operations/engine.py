@@ -117,6 +117,7 @@ class Engine:
         executor: Executor | None = None,
         sleep: Callable[[float], None] | None = None,
         command: str | None = None,
+        job: str | None = None,
     ) -> None:
         if config is None:
             from provisioning_core.config import load_config
@@ -126,6 +127,8 @@ class Engine:
         self.check = check
         #: what a blocked run is told holds the inventory lock
         self.command = command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+        #: the ``prov serve`` job this engine runs: every operation it records names it
+        self.job = job
         self.settings: OperationsSettings = config.operations
         self.reporter = reporter or _silent
         self.executor: Executor = executor or ThreadExecutor(
@@ -387,6 +390,8 @@ class Engine:
         "failed" with the exception's message; a normal exit, "succeeded" —
         unless the block called :meth:`Recorded.finish` itself.
         """
+        if self.job is not None:
+            details = {**(details or {}), "job": self.job}
         op = Recorded(self.inventory, action, target, provider=provider, details=details)
         try:
             yield op

@@ -13,7 +13,7 @@ from attrs import Factory
 
 from provisioning_core.errors import ProvisioningError
 
-__all__ = ["Report", "TargetResult", "error_message"]
+__all__ = ["Report", "TargetResult", "error_message", "report_data"]
 
 
 _BAD_INPUT = 2  # ConfigError's exit code
@@ -92,3 +92,12 @@ def error_message(error: BaseException) -> str:
     if isinstance(error, ProvisioningError):
         return error.message
     return f"{type(error).__name__}: {error}"
+
+
+def report_data(report: Report) -> dict[str, Any]:
+    """The report as ``-o json`` prints it (and the HTTP API returns it): plain data and ``ok``."""
+    from provisioning_core.convert import unstructure
+
+    data: dict[str, Any] = unstructure(report)
+    data["ok"] = report.ok
+    return data
