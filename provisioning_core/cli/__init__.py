@@ -47,6 +47,11 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         "Discover and load extensions (the seed's verbs).",
     ),
     "config": ("provisioning_core.cli.config", "config", "Show the effective configuration."),
+    "serve": (
+        "provisioning_core.cli.serve",
+        "serve",
+        "Serve the HTTP API (the [api] extra): every operation as a job.",
+    ),
     "operations": (
         "provisioning_core.cli.config",
         "operations",
