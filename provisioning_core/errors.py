@@ -102,6 +102,13 @@ class ServerNotFound(ProvisioningError):
         )
 
 
+class UnknownServer(InputError):
+    """A server the user named is known neither to the inventory nor to its provider; exit 2.
+
+    Raised by the core when it looks a SERVER argument up; the HTTP API answers it with 404.
+    """
+
+
 class TransientError(ProvisioningError):
     """Raised by a plugin for a failure worth retrying (rate limit, 5xx, busy).
 

@@ -45,6 +45,7 @@ from provisioning_core.errors import (
     ProvisioningError,
     ServerNotFound,
     TransientError,
+    UnknownServer,
 )
 from provisioning_core.operations.report import error_message
 from provisioning_core.operations.requests import JOB_KINDS, JobKind
@@ -90,7 +91,7 @@ def status_of(error: ProvisioningError) -> int:
     """The HTTP status a core error answers with (the table in this module's docstring)."""
     from provisioning_core.state import InventoryLocked
 
-    if isinstance(error, (ExtensionNotFound, ServerNotFound)):
+    if isinstance(error, (ExtensionNotFound, ServerNotFound, UnknownServer)):
         return 404
     if isinstance(error, (InventoryLocked, ExtensionNotLoaded)):
         return 409
@@ -223,6 +224,21 @@ class _State:
         self.manager: ExtensionManager = ExtensionManager(
             auto_load=extensions.auto_load, cache_dir=extensions.cache_dir
         )
+
+    def ok(
+        self,
+        data: Any,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        warnings: list[str] | None = None,
+    ) -> JSONResponse:
+        """A success, as the guide writes it: ``{"success": true, "data": ...}``, masked.
+
+        ``warnings`` (what the CLI prints as "warning: ...") are added when there are any.
+        """
+        extra = {"warnings": warnings} if warnings else {}
+        return self.response(ok(data, **extra), status_code=status, headers=headers)
 
     @contextmanager
     def engine(self, *, check: bool = False) -> Iterator[Engine]:
@@ -419,8 +435,8 @@ def _extension_routes(app: FastAPI, state: _State) -> None:
     tags: list[str | Enum] = ["extensions"]
 
     @app.get(f"{base}/loaded", tags=tags, summary="The extensions in the server's cache")
-    def loaded() -> dict[str, Any]:
-        return ok([extension_data(e) for e in state.manager.list_loaded_extensions()])
+    def loaded() -> JSONResponse:
+        return state.ok([extension_data(e) for e in state.manager.list_loaded_extensions()])
 
     @app.post(
         f"{base}/reload",
@@ -428,11 +444,11 @@ def _extension_routes(app: FastAPI, state: _State) -> None:
         summary="Re-import an extension and load it again",
         openapi_extra=_body_schema("ExtensionRequest"),
     )
-    async def reload(request: Request) -> dict[str, Any]:
+    async def reload(request: Request) -> JSONResponse:
         body = await _body(request)
         kind, name = _extension_type(body.get("extension_type")), _name(body)
         ext = await run_in_threadpool(state.manager.reload_extension, kind, name)
-        return ok(f"Extension {ext.name} reloaded")
+        return state.ok(f"Extension {ext.name} reloaded")
 
     @app.post(
         f"{base}/load",
@@ -440,7 +456,7 @@ def _extension_routes(app: FastAPI, state: _State) -> None:
         summary="Load an extension (recorded, as prov module load does)",
         openapi_extra=_body_schema("ExtensionRequest"),
     )
-    async def load(request: Request) -> dict[str, Any]:
+    async def load(request: Request) -> JSONResponse:
         body = await _body(request)
         kind, name = _extension_type(body.get("extension_type")), _name(body)
         version = body.get("version")
@@ -452,29 +468,28 @@ def _extension_routes(app: FastAPI, state: _State) -> None:
             state.manager.record_load(ext, version=version)
             return ext
 
-        return ok(extension_data(await run_in_threadpool(run)))
+        return state.ok(extension_data(await run_in_threadpool(run)))
 
     @app.get(f"{base}/discover", tags=tags, summary="Extensions installed, from metadata alone")
     def discover(
         extension_type: Annotated[str, Query(description="provider, taskserv or cluster")],
         name: Annotated[str | None, Query(description="Only this extension")] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         from provisioning_core.operations.plugins import discover_modules
 
         kind = _extension_type(extension_type)
         rows, warnings = discover_modules(state.manager.discovery, kind, name)
-        extra = {"warnings": warnings} if warnings else {}
-        return ok(rows[0] if name is not None else rows, **extra)
+        return state.ok(rows[0] if name is not None else rows, warnings=warnings)
 
     @app.delete(f"{base}/cache", tags=tags, summary="Empty the server's extension cache")
-    def clear() -> dict[str, Any]:
+    def clear() -> JSONResponse:
         state.manager.clear_cache()
-        return ok("Extension cache cleared")
+        return state.ok("Extension cache cleared")
 
     @app.get(f"{base}/metrics", tags=tags, summary="Loads, cache hits and the hit ratio")
-    def metrics() -> dict[str, Any]:
+    def metrics() -> JSONResponse:
         m = state.manager.metrics
-        return ok({**unstructure(m), "hit_ratio": m.hit_ratio})
+        return state.ok({**unstructure(m), "hit_ratio": m.hit_ratio})
 
 
 def _name(body: dict[str, Any]) -> str:
@@ -508,8 +523,8 @@ def _job_routes(app: FastAPI, state: _State) -> None:
     def jobs(
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         status: Annotated[str | None, Query(pattern=_JOB_STATUSES)] = None,
-    ) -> dict[str, Any]:
-        return ok(state.jobs.recent(limit=limit, status=status))
+    ) -> JSONResponse:
+        return state.ok(state.jobs.recent(limit=limit, status=status))
 
     @app.get(
         f"{API_PREFIX}/operations/{{job_id}}",
@@ -519,7 +534,7 @@ def _job_routes(app: FastAPI, state: _State) -> None:
     def job(
         job_id: str,
         wait: Annotated[float, Query(ge=0, description=_WAIT_HELP)] = 0,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         live = state.jobs.job(job_id)
         if live is not None and wait:
             live.done.wait(min(wait, _LONGEST_WAIT))
@@ -528,7 +543,7 @@ def _job_routes(app: FastAPI, state: _State) -> None:
             raise ApiError(
                 404, f"no job {job_id!r}", hint=f"GET {API_PREFIX}/operations lists them"
             )
-        return ok(data)
+        return state.ok(data)
 
 
 def _job_route(app: FastAPI, state: _State, kind: JobKind) -> None:
@@ -551,7 +566,7 @@ def _job_route(app: FastAPI, state: _State, kind: JobKind) -> None:
         job = await run_in_threadpool(accept)
         url = f"{API_PREFIX}/operations/{job.id}"
         data = {"id": job.id, "kind": kind.name, "check": check, "status": job.status, "url": url}
-        return state.response(ok(data), status_code=202, headers={"Location": url})
+        return state.ok(data, status=202, headers={"Location": url})
 
     app.post(
         _job_path(kind),
@@ -580,93 +595,93 @@ def _server_routes(app: FastAPI, state: _State) -> None:
     servers = f"{API_PREFIX}/servers"
 
     @app.get(servers, tags=["servers"], summary="Servers, inventory reconciled with providers")
-    def list_servers(provider: str | None = None) -> dict[str, Any]:
+    def list_servers(provider: str | None = None) -> JSONResponse:
         from provisioning_core.operations import servers as ops
 
         with state.engine() as engine:
             rows, warnings = ops.list_servers(engine, provider=provider)
-        return ok({"servers": rows}, **({"warnings": warnings} if warnings else {}))
+        return state.ok({"servers": rows}, warnings=warnings)
 
     @app.get(f"{servers}/{{server}}", tags=["servers"], summary="A server as its provider sees it")
-    def server_info(server: str, provider: str | None = None) -> dict[str, Any]:
+    def server_info(server: str, provider: str | None = None) -> JSONResponse:
         from provisioning_core.operations import servers as ops
 
         with state.engine() as engine:
-            return ok(ops.server_info(engine, server, provider=provider))
+            return state.ok(ops.server_info(engine, server, provider=provider))
 
     providers = f"{API_PREFIX}/providers"
     for catalog in ("plans", "zones", "pricing"):
         _catalog_route(app, state, catalog)
 
     @app.get(f"{providers}/{{name}}", tags=["providers"], summary="A provider described")
-    def provider_info(name: str) -> dict[str, Any]:
+    def provider_info(name: str) -> JSONResponse:
         from provisioning_core.operations.providers import describe
 
         with state.engine() as engine:
-            return ok(describe(engine, name))
+            return state.ok(describe(engine, name))
 
     @app.get(f"{providers}/{{name}}/test", tags=["providers"], summary="Does its API answer?")
-    def provider_test(name: str) -> dict[str, Any]:
+    def provider_test(name: str) -> JSONResponse:
         from provisioning_core.operations.providers import test_connection
 
         with state.engine() as engine:
-            return ok(test_connection(engine, name))
+            return state.ok(test_connection(engine, name))
 
 
 def _taskserv_routes(app: FastAPI, state: _State) -> None:
     taskservs = f"{API_PREFIX}/taskservs"
 
     @app.get(f"{taskservs}/{{name}}/status", tags=["taskservs"], summary="State on each server")
-    def taskserv_status(name: str, server: _Servers, provider: str | None = None) -> dict[str, Any]:
+    def taskserv_status(name: str, server: _Servers, provider: str | None = None) -> JSONResponse:
         from provisioning_core.operations.taskservs import taskserv_status as status
 
         with state.engine() as engine:
-            return ok({"statuses": status(engine, name, tuple(server), provider=provider)})
+            return state.ok({"statuses": status(engine, name, tuple(server), provider=provider)})
 
     @app.get(f"{taskservs}/{{name}}/versions", tags=["taskservs"], summary="Installable versions")
-    def taskserv_versions(name: str) -> dict[str, Any]:
+    def taskserv_versions(name: str) -> JSONResponse:
         from provisioning_core.operations.taskservs import taskserv_versions as versions
 
         with state.engine() as engine:
-            return ok({"versions": versions(engine, name)})
+            return state.ok({"versions": versions(engine, name)})
 
     @app.get(f"{taskservs}/{{name}}/updates", tags=["taskservs"], summary="Newer versions?")
-    def taskserv_updates(
-        name: str, server: _Servers, provider: str | None = None
-    ) -> dict[str, Any]:
+    def taskserv_updates(name: str, server: _Servers, provider: str | None = None) -> JSONResponse:
         from provisioning_core.operations.taskservs import check_updates
 
         with state.engine() as engine:
-            return ok({"updates": check_updates(engine, name, tuple(server), provider=provider)})
+            return state.ok(
+                {"updates": check_updates(engine, name, tuple(server), provider=provider)}
+            )
 
 
 def _cluster_routes(app: FastAPI, state: _State) -> None:
     clusters = f"{API_PREFIX}/clusters"
 
     @app.get(f"{clusters}/{{name}}", tags=["clusters"], summary="A cluster's status")
-    def cluster_status(name: str) -> dict[str, Any]:
+    def cluster_status(name: str) -> JSONResponse:
         from provisioning_core.operations.clusters import cluster_status as status
 
         with state.engine() as engine:
-            return ok(status(engine, name))
+            return state.ok(status(engine, name))
 
     @app.get(f"{clusters}/{{name}}/components", tags=["clusters"], summary="Its components")
-    def cluster_components(name: str) -> dict[str, Any]:
+    def cluster_components(name: str) -> JSONResponse:
         from provisioning_core.operations.clusters import components
 
         with state.engine() as engine:
-            return ok({"components": components(engine, name)})
+            return state.ok({"components": components(engine, name)})
 
     @app.get(
         f"{clusters}/{{name}}/components/{{component}}",
         tags=["clusters"],
         summary="One component's status",
     )
-    def cluster_component(name: str, component: str) -> dict[str, Any]:
+    def cluster_component(name: str, component: str) -> JSONResponse:
         from provisioning_core.operations.clusters import component_status
 
         with state.engine() as engine:
-            return ok(component_status(engine, name, component))
+            return state.ok(component_status(engine, name, component))
 
 
 def _history_routes(app: FastAPI, state: _State) -> None:
@@ -676,11 +691,11 @@ def _history_routes(app: FastAPI, state: _State) -> None:
     def audit(
         limit: Annotated[int, Query(ge=1, le=10_000)] = 20,
         status: Annotated[str | None, Query(pattern=_OPERATION_STATUSES)] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         from provisioning_core.operations.history import recent_operations
 
         with state.engine() as engine:
-            return ok({"operations": recent_operations(engine, limit=limit, status=status)})
+            return state.ok({"operations": recent_operations(engine, limit=limit, status=status)})
 
     @app.post(
         f"{history}/ack",
@@ -688,7 +703,7 @@ def _history_routes(app: FastAPI, state: _State) -> None:
         summary="Acknowledge interrupted operations",
         openapi_extra=_body_schema("AckRequest"),
     )
-    async def ack(request: Request) -> dict[str, Any]:
+    async def ack(request: Request) -> JSONResponse:
         body = await _body(request)
         ids, everything = body.get("ids", []), body.get("all", False)
         if not isinstance(ids, list) or not all(
@@ -703,15 +718,15 @@ def _history_routes(app: FastAPI, state: _State) -> None:
             with state.engine() as engine:
                 return acknowledge(engine, ids, everything=everything)
 
-        return ok({"acknowledged": await run_in_threadpool(run)})
+        return state.ok({"acknowledged": await run_in_threadpool(run)})
 
 
 def _catalog_route(app: FastAPI, state: _State, catalog: str) -> None:
-    def read(name: str) -> dict[str, Any]:
+    def read(name: str) -> JSONResponse:
         from provisioning_core.operations import servers as ops
 
         with state.engine() as engine:
-            return ok({catalog: getattr(ops, catalog)(engine, name)})
+            return state.ok({catalog: getattr(ops, catalog)(engine, name)})
 
     app.get(
         f"{API_PREFIX}/providers/{{name}}/{catalog}",

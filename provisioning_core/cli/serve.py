@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import logging
+import signal
 import socket
 import sys
 from typing import TYPE_CHECKING
@@ -87,13 +88,25 @@ def serve(host: str | None, port: int | None) -> None:
             server_header=False,
         )
     )
+    # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again to the
+    # handler it found: make that an orderly exit 0, whichever signal it was
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         server.run(sockets=[listener])
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for
+    except (KeyboardInterrupt, _Stopped):
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         listener.close()
     say("stopped")
+
+
+class _Stopped(Exception):
+    """SIGTERM, once uvicorn has shut down for it."""
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise _Stopped
 
 
 def _refuse_exposure(settings: ApiSettings) -> None:

@@ -25,6 +25,7 @@ from provisioning_core.errors import (
     ProvisioningError,
     ServerNotFound,
     TransientError,
+    UnknownServer,
 )
 from provisioning_core.models import (
     FirewallRule,
@@ -452,7 +453,7 @@ def locate_server(
     if records and provider is None:
         provider = records[0].provider  # creation in flight or interrupted: ask the provider
     if provider is None:
-        raise InputError(
+        raise UnknownServer(
             f"no server {ref!r} in the inventory",
             hint="pass --provider P for a server prov did not create; "
             "prov server list shows the servers prov knows",
@@ -470,7 +471,7 @@ def locate_server(
         if stale and pending:
             _refuse_in_flight(engine, pending[0])
             return Located(provider, "", pending[0].hostname, in_inventory=True, stale=True)
-        raise InputError(
+        raise UnknownServer(
             f"no server {ref!r} on provider {provider!r} (neither an id nor a hostname)",
             hint=f"prov server list --provider {provider} shows its servers",
         )
