@@ -98,7 +98,7 @@ def bench(session: nox.Session) -> None:
     # the upcloud section measures that plugin against its emulator, aws against moto
     _locked(session)
     session.install(
-        "-e", ".[test]", "./plugins/provisioning-provider-upcloud",
+        "-e", ".[test,api]", "./plugins/provisioning-provider-upcloud",
         "./plugins/provisioning-provider-aws[test]",
     )  # fmt: skip
     session.run("python", "bench/run.py", *session.posargs)

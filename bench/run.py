@@ -26,8 +26,9 @@ _NEUTRALISED = ("PROV_NO_SCAN_CACHE", "PROV_LOAD_PLUGINS", "PROV_DISABLE_PLUGINS
 # runtime: commands, steps and downloads over SSH (runtime_cases.py);
 # author: the pytest plugin's cost and prov plugin new (author_cases.py);
 # upcloud: the upcloud provider against its emulator (upcloud_cases.py);
-# aws: the aws provider against moto's server (aws_cases.py)
-SECTIONS = ("hot", "cli", "ops", "runtime", "author", "upcloud", "aws")
+# aws: the aws provider against moto's server (aws_cases.py);
+# api: prov serve against a bare hello-world of the same framework (api_cases.py)
+SECTIONS = ("hot", "cli", "ops", "runtime", "author", "upcloud", "aws", "api")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -45,7 +46,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "runtime (commands, steps and downloads over SSH), "
         "author (the pytest plugin's cost, prov plugin new), "
         "upcloud (the upcloud provider against its emulator), "
-        "aws (the aws provider against moto's server); default: all",
+        "aws (the aws provider against moto's server), "
+        "api (prov serve against a bare FastAPI hello-world); default: all",
     )
     args = parser.parse_args(argv)
     args.only = [s for s in SECTIONS if s in (args.only or SECTIONS)]
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, root: Path) -> int:
     # no bench/__pycache__ left behind; the plugin sites are byte-compiled explicitly
     sys.dont_write_bytecode = True
+    import api_cases
     import author_cases
     import aws_cases
     import cases  # imports the core: only now that PROV_HOME is set
@@ -102,6 +105,7 @@ def _run(args: argparse.Namespace, root: Path) -> int:
         | author_cases.SECTIONS
         | upcloud_cases.SECTIONS
         | aws_cases.SECTIONS
+        | api_cases.SECTIONS
     ).items():
         if section in args.only:
             _section(section, fn, report, root, quick=args.quick)

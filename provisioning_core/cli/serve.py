@@ -142,7 +142,10 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
-        sock = socket.socket(infos[0][0], socket.SOCK_STREAM)
+        family, kind, proto = infos[0][:3]
+        # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections only
+        # then, and without it every keep-alive answer waits ~40 ms for a delayed ACK
+        sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(infos[0][4])
         sock.listen(128)

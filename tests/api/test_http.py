@@ -382,3 +382,16 @@ def test_stopping_the_server_is_clean(serve) -> None:
         assert api.get("/api/v1/operations").status_code == 200
         assert api.stop(sig) == 0, api.log
         assert api.log.rstrip().endswith("stopped"), api.log
+
+
+def test_answers_on_a_kept_alive_connection_are_not_held_back() -> None:
+    # asyncio sets TCP_NODELAY on accepted connections only when the listening socket is
+    # IPPROTO_TCP; without it each keep-alive answer waits ~40 ms for a delayed ACK
+    from provisioning_core.cli.serve import _bind
+
+    listener = _bind("127.0.0.1", 0)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP
+        assert listener.getsockname()[1] != 0
+    finally:
+        listener.close()
