@@ -508,11 +508,16 @@ def _job_path(kind: JobKind) -> str:
 
 
 def _preflight(state: _State, kind: JobKind, request: Any) -> None:
-    """Name an extension that is not installed with 404 now, not in the job later."""
+    """Name a provider or taskserv that is not installed with 404 now, not in the job later.
+
+    (A cluster's name is the configuration's ``[clusters.NAME]``, not an extension's: the
+    job looks its ``type`` up.)
+    """
     group = kind.name.split(".")[0]
-    name = getattr(request, "provider" if group == "server" else "name", None)
-    if name is not None:
-        state.manager.discovery.resolve("provider" if group == "server" else group, name)
+    if group == "server" and getattr(request, "provider", None) is not None:
+        state.manager.discovery.resolve("provider", request.provider)
+    elif group == "taskserv":
+        state.manager.discovery.resolve("taskserv", request.name)
 
 
 def _job_routes(app: FastAPI, state: _State) -> None:

@@ -395,3 +395,79 @@ def test_answers_on_a_kept_alive_connection_are_not_held_back() -> None:
         assert listener.getsockname()[1] != 0
     finally:
         listener.close()
+
+
+def test_every_taskserv_cluster_and_server_action_over_http(serve) -> None:
+    api = serve('\n[clusters.ci]\ntype = "reccluster"\nversion = "1.0.0"\n')
+    created = api.job("/api/v1/servers/create", {**CREATE, "count": 2, "hostname": "web"})
+    assert created["status"] == "succeeded", created
+    for action in ("stop", "start", "reboot"):
+        done = api.job(f"/api/v1/servers/{action}", {"servers": ["web-1"], "wait": True})
+        assert done["status"] == "succeeded", (action, done)
+    firewall = api.job(
+        "/api/v1/servers/firewall", {"server": "web-1", "rules": ["in,tcp,22,accept"]}
+    )
+    assert firewall["status"] == "succeeded", firewall
+    install = {"name": "rectask", "servers": ["web-1", "web-2"], "version": "1.1.0"}
+    assert api.job("/api/v1/taskservs/install", install)["status"] == "succeeded"
+    status = api.get("/api/v1/taskservs/rectask/status", params={"server": ["web-1", "web-2"]})
+    assert [s["server"] for s in status.json()["data"]["statuses"]] == ["web-1", "web-2"]
+    versions = api.get("/api/v1/taskservs/rectask/versions").json()["data"]["versions"]
+    assert versions[0]["version"] == "2.0.0"
+    updates = api.get("/api/v1/taskservs/rectask/updates", params={"server": "web-2"})
+    assert updates.json()["data"]["updates"][0]["update_available"] is True
+    assert api.get("/api/v1/taskservs/rectask/status").status_code == 400  # no server named
+    for action in ("configure", "restart", "upgrade"):
+        done = api.job(f"/api/v1/taskservs/{action}", {"name": "rectask", "servers": ["web-2"]})
+        assert done["status"] == "succeeded", (action, done)
+    removed = api.job("/api/v1/taskservs/uninstall", {"name": "rectask", "servers": ["web-1"]})
+    assert removed["status"] == "succeeded", removed
+    missing = api.post("/api/v1/taskservs/install", {"name": "nosuch", "servers": ["web-1"]})
+    assert missing.status_code == 404
+    planned = api.job("/api/v1/clusters/create", {"name": "ci"}, check=True)
+    assert planned["report"]["results"][0]["outcome"] == "planned"
+    assert api.job("/api/v1/clusters/create", {"name": "ci", "wait": True})["status"] == "succeeded"
+    components = api.get("/api/v1/clusters/ci/components").json()["data"]["components"]
+    assert [c["name"] for c in components] == ["db", "api", "web"]
+    scale = {"name": "ci", "component": "web", "replicas": 3}
+    assert api.job("/api/v1/clusters/scale", scale)["status"] == "succeeded"
+    assert "3" in api.get("/api/v1/clusters/ci/components/web").text
+    restart = {"name": "ci", "component": "api"}
+    assert api.job("/api/v1/clusters/restart-component", restart)["status"] == "succeeded"
+    upgrade = {"name": "ci", "version": "1.1.0"}
+    assert api.job("/api/v1/clusters/upgrade", upgrade)["status"] == "succeeded"
+    assert api.get("/api/v1/clusters/ci").json()["data"]["status"] == "running"
+    bad = api.job("/api/v1/clusters/scale", {"name": "ci", "component": "cache", "replicas": 2})
+    assert bad["status"] == "failed"
+    assert bad["exit_code"] == 2
+    assert "unknown component 'cache'" in bad["error"]
+    assert api.post("/api/v1/clusters/scale", {"name": "ci"}).status_code == 422
+    deleted = api.job("/api/v1/clusters/delete", {"name": "ci", "wait": True})
+    assert deleted["status"] == "succeeded", deleted
+    gone = api.job("/api/v1/servers/delete", {"servers": ["web-1", "web-2"], "wait": True})
+    assert gone["status"] == "succeeded", gone
+
+
+def test_the_audit_trail_is_read_and_acknowledged_over_http(serve, installed) -> None:
+    api = serve("\n[providers.recording.options]\ncreate_latency = 30\n")
+    api.post("/api/v1/servers/create", CREATE)
+    for _ in range(200):
+        if api.get("/api/v1/history").json()["data"]["operations"]:
+            break
+    api.process.send_signal(signal.SIGKILL)
+    api.process.wait(30)
+    again = start_server(installed)
+    try:
+        trail = again.get("/api/v1/history", params={"status": "interrupted"}).json()["data"]
+        [op] = trail["operations"]
+        assert op["action"] == "server.create"
+        assert again.post("/api/v1/history/ack", {}).status_code == 400  # say which
+        assert again.post("/api/v1/history/ack", {"ids": ["x"]}).status_code == 422
+        acked = again.post("/api/v1/history/ack", {"ids": [op["id"]]})
+        assert acked.json() == {"success": True, "data": {"acknowledged": [op["id"]]}}
+        assert again.post("/api/v1/history/ack", {"all": True}).json()["data"] == {
+            "acknowledged": []
+        }
+        assert again.get("/api/v1/history", params={"status": "bogus"}).status_code == 400
+    finally:
+        assert again.stop() == 0
