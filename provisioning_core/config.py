@@ -29,7 +29,7 @@ import attrs
 
 from provisioning_core import paths
 from provisioning_core.errors import ConfigError, DataValidationError
-from provisioning_core.secret import MASK, Secret, redact
+from provisioning_core.secret import MASK, MIN_MASKED_LENGTH, Secret, redact
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -704,6 +704,18 @@ class Config:
             found.setdefault(secret)
         return list(found)
 
+    def short_secrets(self) -> list[str]:
+        """Where the secrets too short to be masked in free text are ("$.providers.x.auth.pin").
+
+        :func:`~provisioning_core.secret.redact` leaves values under
+        ``MIN_MASKED_LENGTH`` characters alone, so ``prov`` warns about each.
+        """
+        return [
+            "$." + ".".join(map(str, path))
+            for path, secret in _secret_paths(self._tree, (), secret=False)
+            if 0 < len(secret.reveal()) < MIN_MASKED_LENGTH
+        ]
+
     def masked(self) -> dict[str, Any]:
         """The whole configuration as plain, JSON-able data, every secret masked.
 
@@ -817,6 +829,21 @@ def _secrets(node: Any, *, secret: bool) -> Iterator[Secret]:
             yield from _secrets(value, secret=secret)
     elif secret and isinstance(node, (int, float)) and not isinstance(node, bool):
         yield Secret(str(node))  # a numeric PIN under a secret key is no less secret
+
+
+def _secret_paths(
+    node: Any, path: tuple[str | int, ...], *, secret: bool
+) -> Iterator[tuple[tuple[str | int, ...], Secret]]:
+    if isinstance(node, Secret):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _secret_paths(value, (*path, key), secret=secret or _secret_key(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _secret_paths(value, (*path, i), secret=secret)
+    elif secret and isinstance(node, (int, float)) and not isinstance(node, bool):
+        yield path, Secret(str(node))
 
 
 def _masked(node: Any, *, secret: bool) -> Any:

@@ -8,7 +8,9 @@ it to its destination (an Authorization header) should call it.
 
 from __future__ import annotations
 
+import functools
 import hmac
+import re
 from collections.abc import Iterable
 from typing import NoReturn
 
@@ -63,15 +65,47 @@ class Secret:
         raise TypeError("a Secret cannot be pickled; keep the ${ENV} reference instead")
 
 
+#: secrets shorter than this are not searched for in free text: they would mask ordinary
+#: words ("local" in "localhost"), and where the stars fell would tell their value
+MIN_MASKED_LENGTH = 8
+# from this length on every occurrence is masked, inside a longer word too: a token
+# this long is no ordinary word, and a leak matters more than a masked lookalike
+_ALWAYS_MASKED_LENGTH = 16
+
+
 def redact(text: str, *sources: object) -> str:
     """``text`` with the value of every Secret found in ``sources`` masked.
 
     Walks attrs instances, mappings and sequences, so a plugin error that
     echoes a token it was given (in an SDK's message, a URL) does not leak it.
+    A value shorter than 16 characters is masked where it stands whole: not
+    where it continues a word or number (its first or last character and the
+    one beside it both letters or digits); a longer one wherever it is.
+    Values shorter than
+    :data:`MIN_MASKED_LENGTH` are left alone (:func:`short_secrets` finds
+    them, so that the configuration can warn); a Secret object still never
+    shows itself.
     """
-    for value in sorted(_secret_values(sources, 0), key=len, reverse=True):
-        text = text.replace(value, MASK)
-    return text
+    values = [v for v in _secret_values(sources, 0) if len(v) >= MIN_MASKED_LENGTH]
+    if not values or not text:
+        return text
+    return _pattern(frozenset(values)).sub(MASK, text)
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(values: frozenset[str]) -> re.Pattern[str]:
+    parts = []
+    for value in sorted(values, key=len, reverse=True):  # the longest first
+        whole = len(value) < _ALWAYS_MASKED_LENGTH
+        before = r"(?<![^\W_])" if whole and value[0].isalnum() else ""
+        after = r"(?![^\W_])" if whole and value[-1].isalnum() else ""
+        parts.append(before + re.escape(value) + after)
+    return re.compile("|".join(parts))
+
+
+def short_secrets(*sources: object) -> int:
+    """How many secrets in ``sources`` are too short to be masked in free text."""
+    return sum(1 for v in _secret_values(sources, 0) if len(v) < MIN_MASKED_LENGTH)
 
 
 def _secret_values(obj: object, depth: int) -> set[str]:

@@ -880,3 +880,21 @@ def test_extension_settings_are_read_interpolated_and_checked(tmp_path, work):
     assert f"workspace {work / 'provisioning.toml'}" in err.value.message
     assert "auto_load (true or false)" in (err.value.hint or "")
     assert err.value.exit_code == 2
+
+
+def test_short_secrets_are_named_by_their_path(work):
+    write(
+        work / "provisioning.toml",
+        """
+        [providers.up.auth]
+        token = "a-long-enough-token"
+        password = "local"
+        [providers.up.options]
+        pin_password = 1234
+        """,
+    )
+    config = load_config(env={})
+    assert sorted(config.short_secrets()) == [
+        "$.providers.up.auth.password",
+        "$.providers.up.options.pin_password",
+    ]

@@ -184,9 +184,21 @@ def test_firewall_rules_as_the_seed_writes_them():
     from provisioning_core import FirewallRule, structure, unstructure
 
     seed = [
-        {"direction": "ingress", "protocol": "tcp", "port": "22", "action": "allow", "source": "0.0.0.0/0"},
+        {
+            "direction": "ingress",
+            "protocol": "tcp",
+            "port": "22",
+            "action": "allow",
+            "source": "0.0.0.0/0",
+        },
         {"direction": "ingress", "protocol": "tcp", "port": "8000-8100", "action": "allow"},
-        {"direction": "egress", "protocol": "udp", "port": "53", "action": "deny", "destination": "10.0.0.2"},
+        {
+            "direction": "egress",
+            "protocol": "udp",
+            "port": "53",
+            "action": "deny",
+            "destination": "10.0.0.2",
+        },
     ]
     rules = [structure(r, FirewallRule) for r in seed]
     assert rules == [
@@ -213,3 +225,21 @@ def test_firewall_rules_as_the_seed_writes_them():
         with pytest.raises(DataValidationError) as caught:
             structure(rule, FirewallRule)
         assert caught.value.problems == [f"{message} @ $"], bad
+
+
+def test_redact_masks_whole_values_of_a_safe_length_only():
+    from provisioning_core.secret import MIN_MASKED_LENGTH, redact, short_secrets
+
+    assert MIN_MASKED_LENGTH == 8
+    # a short secret would mask ordinary words, and where the stars fell would tell it
+    assert redact('"name": "local", localhost', Secret("local")) == '"name": "local", localhost'
+    assert short_secrets({"password": Secret("local")}, Secret("long-enough-1")) == 1
+    # a medium one is masked where it stands whole, not inside another word
+    assert redact("pw=hunter22 hunter223 xhunter22 hunter22.", Secret("hunter22")) == (
+        "pw=******** hunter223 xhunter22 ********."
+    )
+    # a long one wherever it is: no ordinary word is that long, and a leak matters more
+    assert redact("Bearerx0123456789abcdefx", Secret("0123456789abcdef")) == "Bearerx********x"
+    # edges that are not letters or digits need no boundary
+    assert redact("k=-pw-4242-4242-", Secret("-pw-4242-4242-")) == "k=********"
+    assert redact("", Secret("hunter22")) == ""

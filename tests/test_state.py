@@ -533,7 +533,7 @@ def test_an_unwritable_directory_is_reported(tmp_path: Path) -> None:
 def test_secrets_never_reach_the_files(path: Path) -> None:
     token = "hunter2-token"
     secret = Secret(token)
-    settings = ProviderSettings(name="upcloud", auth=ProviderAuth(password=Secret("pw-4242")))
+    settings = ProviderSettings(name="upcloud", auth=ProviderAuth(password=Secret("pw-424242")))
     files = [path, Path(f"{path}-wal"), Path(f"{path}.lock.holder")]
 
     def assert_clean() -> None:
@@ -541,7 +541,7 @@ def test_secrets_never_reach_the_files(path: Path) -> None:
             if file.exists():
                 data = file.read_bytes()
                 assert token.encode() not in data, file
-                assert b"pw-4242" not in data, file
+                assert b"pw-424242" not in data, file
 
     inventory = Inventory(path, secrets=[secret, settings])
     with inventory.lock(f"prov server create web-1 --token {token}"):
@@ -552,11 +552,11 @@ def test_secrets_never_reach_the_files(path: Path) -> None:
                 "url": f"https://api.example/?token={token}",
                 "token": secret,
                 token: "as a key",
-                "nested": [{"auth": f"Bearer {token}"}, ("pw-4242",)],
+                "nested": [{"auth": f"Bearer {token}"}, ("pw-424242",)],
             },
         )
         inventory.update_operation(op, details={"response": f"echo {token}"})
-        inventory.finish_operation(op, "failed", error=f"401 Unauthorized for {token} / pw-4242")
+        inventory.finish_operation(op, "failed", error=f"401 Unauthorized for {token} / pw-424242")
         inventory.record_load("provider", "upcloud", "1.0", 0.1, error=f"bad token {token}")
         inventory.upsert_server(
             "upcloud", "web-1", server_id="u1", status="error", tags={"t": token}

@@ -144,6 +144,7 @@ def load_config_for(overrides: dict[str, Any] | None = None) -> Config:
     config = load_config(config_file=settings.config_file, overrides=overrides)
     settings.config = config
     _SECRETS[:] = config.secrets()
+    _warn_short_secrets(config)
     from provisioning_core import paths
     from provisioning_core.errors import ConfigError
 
@@ -152,6 +153,24 @@ def load_config_for(overrides: dict[str, Any] | None = None) -> Config:
     except ConfigError:
         paths.use_extension_cache_dir(None)  # reported by the command that needs it
     return config
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_short_secrets(config: Config) -> None:
+    """Once per process and setting: a secret too short to be masked in output."""
+    from provisioning_core.secret import MIN_MASKED_LENGTH
+
+    for where in config.short_secrets():
+        if where not in _WARNED:
+            _WARNED.add(where)
+            say(
+                f"warning: the secret at {where} is shorter than {MIN_MASKED_LENGTH} "
+                "characters: prov cannot mask it in output without masking ordinary words, "
+                "and it is easy to guess\n  hint: use a longer one (a provider's real API "
+                "token or password usually is)"
+            )
 
 
 def extension_manager(*, tolerant: bool = False, strict: bool | None = None) -> ExtensionManager:

@@ -178,13 +178,21 @@ def info(server: str, provider: str | None, check: bool, output: str | None) -> 
 
 @server.command("list")
 @provider_option(help_text="Only this provider (default: every provider in the inventory).")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Exit 0 even when a provider did not answer (its servers then come from the "
+    "inventory alone).",
+)
 @output_option
-def list_(provider: str | None, output: str | None) -> None:
+def list_(provider: str | None, allow_partial: bool, output: str | None) -> None:
     """List servers, reconciling the inventory with the providers.
 
     WHERE says who knows the server: both, the provider only (not created by
     prov) or the inventory only (deleted outside prov, or its creation was
-    interrupted).
+    interrupted). When a provider does not answer, its servers are listed
+    from the inventory ("provider unavailable") and the exit code is 1,
+    unless --allow-partial.
     """
     from provisioning_core.cli.common import say
     from provisioning_core.operations import servers as ops
@@ -210,6 +218,13 @@ def list_(provider: str | None, output: str | None) -> None:
         ],
         empty="no servers",
     )
+    if warnings and not allow_partial:
+        say(
+            f"error: the list is partial: {len(warnings)} provider(s) did not answer, and "
+            "their servers are shown from the inventory alone\n"
+            "  hint: try again later, or pass --allow-partial to accept a partial list"
+        )
+        raise SystemExit(1)
 
 
 def _catalog_command(name: str, summary: str, columns: list[str]) -> click.Command:

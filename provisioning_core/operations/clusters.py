@@ -184,8 +184,8 @@ def _by_plugin(
                 try:
                     status = _wait_cluster(engine, ext, config, gone=action == "delete").status
                 except WaitCancelled as exc:
-                    op.finish("succeeded", waited=False)
-                    return TargetResult(name, "done", exc.last, list(result.actions))
+                    op.finish("interrupted", error=exc.message, waited=False)
+                    return TargetResult.interrupted(name, exc, actions=list(result.actions))
                 except ProvisioningError as exc:
                     op.finish("failed", error=exc.message)
                     return TargetResult.failure(name, exc, actions=list(result.actions))

@@ -139,6 +139,8 @@ class Engine:
         self._limiters: dict[str, RateLimiter | None] = {}
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
+        #: the last transient error said per (extension, hook, thread), so a repeat is not
+        self._retried: dict[tuple[str, str, int], str] = {}
         self.retry_policy = RetryPolicy(
             attempts=self.settings.retry_attempts,
             base_delay=self.settings.retry_base_delay,
@@ -265,10 +267,17 @@ class Engine:
         )
 
     def _on_retry(self, call: Any, attempt: int, pause: float, error: ProvisioningError) -> None:
-        self.reporter(
-            call.extension.name,
-            f"{call.hook}: {error.message}; retry {attempt} in {pause:.1f} s",
-        )
+        """Say a transient error once: its repeats are counted in the final error, not shown."""
+        key = (call.extension.name, call.hook, threading.get_ident())
+        with self._lock:
+            repeated = self._retried.get(key) == error.message and attempt > 1
+            self._retried[key] = error.message
+        if not repeated:
+            self.reporter(
+                call.extension.name,
+                f"{call.hook}: {error.message}; retry {attempt} in {pause:.1f} s "
+                "(repeats of this error are not shown)",
+            )
 
     # -- inventory ------------------------------------------------------------
 

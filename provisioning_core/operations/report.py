@@ -12,6 +12,7 @@ import attrs
 from attrs import Factory
 
 from provisioning_core.errors import ProvisioningError
+from provisioning_core.operations.waiting import WaitCancelled
 
 __all__ = ["Report", "TargetResult", "error_message", "report_data"]
 
@@ -23,8 +24,10 @@ _BAD_INPUT = 2  # ConfigError's exit code
 class TargetResult:
     """The result for one target (a server, a taskserv on a server, a cluster).
 
-    ``outcome`` is "planned" (check mode), "done", "unchanged", "failed" or
-    "skipped" (never started: interrupted).  ``actions`` lists the steps done
+    ``outcome`` is "planned" (check mode), "done", "unchanged", "failed",
+    "interrupted" (the change was asked for, but the wait for its result was
+    stopped: what it became is unknown) or "skipped" (never started:
+    interrupted).  ``actions`` lists the steps done
     or planned; ``data`` holds the target's record (e.g. the server).
     """
 
@@ -41,7 +44,20 @@ class TargetResult:
     @property
     def ok(self) -> bool:
         """Whether the target did not fail."""
-        return self.outcome not in {"failed", "skipped"}
+        return self.outcome not in {"failed", "skipped", "interrupted"}
+
+    @classmethod
+    def interrupted(cls, target: str, cancelled: WaitCancelled, **kwargs: Any) -> TargetResult:
+        """The change was asked for, then the wait for it was stopped (Ctrl-C, a shutdown)."""
+        return cls(
+            target,
+            "interrupted",
+            cancelled.last,
+            error=cancelled.message,
+            hint="what it became is unknown: look (prov ... info or status), then run again",
+            exit_code=cancelled.exit_code,
+            **kwargs,
+        )
 
     @classmethod
     def failure(cls, target: str, error: BaseException, **kwargs: Any) -> TargetResult:
@@ -76,9 +92,9 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 when everything succeeded, 130 when interrupted, 2 when every failure
+        """0 when everything succeeded, 130 when interrupted (a wait too), 2 when every failure
         was refused input (a plugin's ConfigError), else 1."""
-        if self.interrupted:
+        if self.interrupted or any(r.outcome == "interrupted" for r in self.results):
             return 130
         if self.ok:
             return 0

@@ -345,9 +345,10 @@ def _create_one(engine: Engine, p: Provider, config: ServerConfig, *, wait: bool
             try:
                 server = _wait_status(engine, p, server, ServerStatus.RUNNING, "creating")
             except WaitCancelled as exc:
-                op.finish("succeeded", server_id=server.id, waited=False)
-                return TargetResult(
-                    config.hostname, "done", exc.last, actions, data=unstructure(server)
+                # created, but not seen running: the truth is that the wait was cut short
+                op.finish("interrupted", error=exc.message, server_id=server.id, waited=False)
+                return TargetResult.interrupted(
+                    config.hostname, exc, actions=actions, data=unstructure(server)
                 )
             except ProvisioningError as exc:
                 op.finish("failed", error=exc.message, server_id=server.id)
@@ -598,8 +599,8 @@ def _act_one(engine: Engine, action: str, loc: Located, *, wait: bool) -> Target
             try:
                 final = _wait_status(engine, p, placeholder, target, doing)
             except WaitCancelled as exc:
-                op.finish("succeeded", waited=False)
-                return TargetResult(loc.hostname, "done", exc.last, actions)
+                op.finish("interrupted", error=exc.message, waited=False)
+                return TargetResult.interrupted(loc.hostname, exc, actions=actions)
             except ProvisioningError as exc:
                 op.finish("failed", error=exc.message)
                 return TargetResult.failure(loc.hostname, exc, actions=actions)

@@ -135,8 +135,10 @@ def run_taskserv(
                             engine, ext, target, settings, gone=action == "uninstall"
                         )
                     except WaitCancelled as exc:
-                        op.finish("succeeded", waited=False)
-                        return TargetResult(target.label, outcome, exc.last, result.actions)
+                        op.finish("interrupted", error=exc.message, waited=False)
+                        return TargetResult.interrupted(
+                            target.label, exc, actions=list(result.actions)
+                        )
                     except ProvisioningError as exc:
                         op.finish("failed", error=exc.message)
                         return TargetResult.failure(target.label, exc, actions=result.actions)

@@ -84,9 +84,11 @@ def test_transient_failures_are_retried_with_backoff(prov, prov_home, workspace)
     assert result.exit_code == 0, result.output
     assert result.json()["results"][0]["outcome"] == "done"
     assert [c["hook"] for c in calls(prov_home)].count("create_server") == 3
-    # each retry is reported as it happens
+    # the error is said once, as the first retry happens; its repeat is not printed again
     assert "create_server: busy, try again; retry 1 in" in result.stderr
-    assert "create_server: busy, try again; retry 2 in" in result.stderr
+    assert result.stderr.count("busy, try again") == 1, result.stderr
+    # the log (-v) still has every retry
+    assert "transient failure, retry 2" in result.stderr
 
 
 def test_retries_give_up_after_the_configured_attempts(prov, prov_home, workspace):
@@ -283,10 +285,41 @@ def test_ctrl_c_lets_work_in_flight_finish_and_record_itself(installed, prov_hom
     report = json.loads(out)
     assert report["interrupted"] is True
     assert [r["status"] for r in report["results"]] == ["creating", "creating"]
+    # the report and the audit trail tell the truth: asked for, never seen running
+    assert [r["outcome"] for r in report["results"]] == ["interrupted", "interrupted"]
+    assert report["ok"] is False
     # both servers are in the inventory, with their ids: nothing was lost
-    rows = prov("server", "list", "-o", "json").json()["servers"]
+    listed = prov("server", "list", "-o", "json")
+    rows = listed.json()["servers"]
     assert sorted(r["hostname"] for r in rows) == ["web-1", "web-2"]
     assert all(r["id"] for r in rows)
+    trail = prov("operations", "list", "-o", "json").json()["operations"]
+    creates = [op for op in trail if op["action"] == "server.create"]
+    assert [op["status"] for op in creates] == ["interrupted", "interrupted"]
+    assert all("stopped waiting" in op["error"] for op in creates)
+    assert "an earlier run was interrupted: server.create web-" in listed.stderr
+
+
+def test_ctrl_c_during_taskserv_install_wait_is_recorded_interrupted(
+    prov, installed, prov_home, workspace
+):
+    workspace(FAST + "\n[taskservs.rectask]\nboot_polls = 100000\n")
+    assert prov(*CREATE).exit_code == 0
+    proc = _popen(installed, "taskserv", "install", "rectask", "-s", "web", "--wait", "-o", "json")
+    try:
+        _wait_for(
+            lambda: [c["hook"] for c in calls(prov_home, "rectask")].count("status") >= 2, proc
+        )
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        _finish(proc)
+    assert proc.returncode == 130, err
+    [result] = json.loads(out)["results"]
+    assert result["outcome"] == "interrupted"
+    trail = prov("operations", "list", "-o", "json").json()["operations"]
+    [install] = [op for op in trail if op["action"] == "taskserv.install"]
+    assert install["status"] == "interrupted"
 
 
 def test_a_create_that_fails_after_the_provider_made_the_server_loses_nothing(prov, workspace):
@@ -313,3 +346,35 @@ def test_yaml_output_of_records_with_enums(prov, workspace):
     assert yaml.safe_load(prov("server", "info", "web", "-o", "yaml").stdout)["status"] == "running"
     components = yaml.safe_load(prov("cluster", "components", "ci", "-o", "yaml").stdout)
     assert components["components"][0]["kind"] == "taskserv"
+
+
+def test_a_short_secret_masks_no_ordinary_word_and_is_warned_about_once(prov, workspace):
+    workspace(FAST + '\n[providers.recording.options]\napi_secret = "test"\n')
+    zones = prov("server", "zones", "-p", "recording", "-o", "json")
+    assert zones.exit_code == 0, zones.output
+    # "test" is the secret: the zones test-1 and test-2 are still printed as they are
+    assert [z["name"] for z in zones.json()["zones"]] == ["test-1", "test-2"]
+    warnings = [line for line in zones.stderr.splitlines() if line.startswith("warning:")]
+    expected = (
+        "warning: the secret at $.providers.recording.options.api_secret is shorter than 8 "
+        "characters: prov cannot mask it in output without masking ordinary words, and it is "
+        "easy to guess"
+    )
+    assert warnings == [expected]
+
+
+def test_a_partial_server_list_exits_1_unless_allowed(prov, workspace):
+    workspace(FAST)
+    assert prov(*CREATE).exit_code == 0
+    workspace(FAST + '\n[providers.recording.options]\nraise_in = "list_servers"\n')
+    partial = prov("server", "list", "-o", "json")
+    assert partial.exit_code == 1
+    # the rows are still printed, from the inventory, and say so
+    [row] = partial.json()["servers"]
+    assert (row["hostname"], row["note"]) == ("web", "provider unavailable")
+    assert "warning: provider 'recording':" in partial.stderr
+    assert "error: the list is partial: 1 provider(s) did not answer" in partial.stderr
+    assert "--allow-partial" in partial.stderr
+    allowed = prov("server", "list", "--allow-partial", "-o", "json")
+    assert allowed.exit_code == 0, allowed.output
+    assert "error:" not in allowed.stderr
