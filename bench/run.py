@@ -178,6 +178,8 @@ def _print(report: object) -> None:
     if "runtime" in meta:
         runtime = meta["runtime"]
         print(f"runtime: {runtime['peer']}; {runtime['sandbox']}")
+    if "api" in meta:
+        print(f"api: {meta['api']['servers']}; loaded: {meta['api']['loaded']}")
     setup = f"setup {meta['setup_seconds']:.1f} s, " if "sites" in meta else ""
     print(f"{setup}total {meta['total_seconds']:.1f} s" + (" (--quick)" if meta["quick"] else ""))
     header = f"{'measurement':<58} {'median':>10} {'min':>10}  {'target':<12} verdict"

@@ -19,6 +19,8 @@ meaning:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -400,43 +402,24 @@ def _record_problem(exc: ConfigError) -> ApiError:
     return ApiError(422, message, hint=exc.hint, problems=exc.problems)
 
 
-def _extension_type(value: Any) -> str:
-    from provisioning_core.models import ExtensionType
-
-    text = str(value or "").strip().lower()
-    if text not in {k.value for k in ExtensionType}:
-        raise ApiError(
-            422,
-            f"expected provider, taskserv or cluster, got {value!r} @ $.extension_type",
-        )
-    return text
-
-
-def extension_data(ext: Extension) -> dict[str, Any]:
-    """An extension as the loading guide's ``GET /api/v1/extensions/loaded`` shows it."""
-    meta = ext.metadata
-    return {
-        "metadata": {
-            "name": meta.name,
-            "version": meta.version,
-            "description": meta.description,
-            "extension_type": meta.extension_type.value.capitalize(),
-            "dependencies": list(meta.dependencies),
-            "author": meta.author,
-            "repository": meta.repository,
-        },
-        "path": str(ext.path) if ext.path is not None else None,
-        "loaded_at": ext.loaded_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+def _record(parse: Callable[[dict[str, Any]], Any], body: dict[str, Any]) -> Any:
+    """The request record parsed from ``body``; 422 naming each bad field."""
+    try:
+        return parse(body)
+    except ConfigError as exc:
+        raise _record_problem(exc) from None
 
 
 def _extension_routes(app: FastAPI, state: _State) -> None:
+    from provisioning_core.operations.plugins import seed_extension
+    from provisioning_core.operations.requests import ExtensionRequest
+
     base = f"{API_PREFIX}/extensions"
     tags: list[str | Enum] = ["extensions"]
 
     @app.get(f"{base}/loaded", tags=tags, summary="The extensions in the server's cache")
     def loaded() -> JSONResponse:
-        return state.ok([extension_data(e) for e in state.manager.list_loaded_extensions()])
+        return state.ok([seed_extension(e) for e in state.manager.list_loaded_extensions()])
 
     @app.post(
         f"{base}/reload",
@@ -445,9 +428,8 @@ def _extension_routes(app: FastAPI, state: _State) -> None:
         openapi_extra=_body_schema("ExtensionRequest"),
     )
     async def reload(request: Request) -> JSONResponse:
-        body = await _body(request)
-        kind, name = _extension_type(body.get("extension_type")), _name(body)
-        ext = await run_in_threadpool(state.manager.reload_extension, kind, name)
+        r = _record(ExtensionRequest.parse, await _body(request))
+        ext = await run_in_threadpool(state.manager.reload_extension, r.extension_type, r.name)
         return state.ok(f"Extension {ext.name} reloaded")
 
     @app.post(
@@ -457,18 +439,46 @@ def _extension_routes(app: FastAPI, state: _State) -> None:
         openapi_extra=_body_schema("ExtensionRequest"),
     )
     async def load(request: Request) -> JSONResponse:
-        body = await _body(request)
-        kind, name = _extension_type(body.get("extension_type")), _name(body)
-        version = body.get("version")
-        if version is not None and not isinstance(version, str):
-            raise ApiError(422, f"expected a version string @ $.version, got {version!r}")
+        from provisioning_core.operations.plugins import load_module
+
+        r = _record(ExtensionRequest.parse, await _body(request))
 
         def run() -> Extension:
-            ext = state.manager.load_extension(kind, name, version)
-            state.manager.record_load(ext, version=version)
-            return ext
+            load_module(r.extension_type, r.name, r.version, manager=state.manager)
+            return state.manager.load_extension(r.extension_type, r.name, r.version)  # cached
 
-        return state.ok(extension_data(await run_in_threadpool(run)))
+        return state.ok(seed_extension(await run_in_threadpool(run)))
+
+    _module_routes(app, state)
+
+
+def _module_routes(app: FastAPI, state: _State) -> None:
+    """``prov module unload`` and ``list`` over HTTP: the recorded loads."""
+    from provisioning_core.operations.requests import ExtensionRequest
+
+    base = f"{API_PREFIX}/extensions"
+    tags: list[str | Enum] = ["extensions"]
+
+    @app.post(
+        f"{base}/unload",
+        tags=tags,
+        summary="Forget a recorded load (prov module unload)",
+        openapi_extra=_body_schema("ExtensionRequest"),
+    )
+    async def unload(request: Request) -> JSONResponse:
+        from provisioning_core.operations.plugins import unload_module
+
+        r = _record(ExtensionRequest.parse, await _body(request))
+        await run_in_threadpool(
+            lambda: unload_module(r.extension_type, r.name, manager=state.manager)
+        )
+        return state.ok(f"Extension {r.name} unloaded")
+
+    @app.get(f"{base}/recorded", tags=tags, summary="The recorded loads (prov module list)")
+    def recorded() -> JSONResponse:
+        from provisioning_core.operations.plugins import loaded_modules
+
+        return state.ok(loaded_modules(state.manager))
 
     @app.get(f"{base}/discover", tags=tags, summary="Extensions installed, from metadata alone")
     def discover(
@@ -477,8 +487,11 @@ def _extension_routes(app: FastAPI, state: _State) -> None:
     ) -> JSONResponse:
         from provisioning_core.operations.plugins import discover_modules
 
-        kind = _extension_type(extension_type)
-        rows, warnings = discover_modules(state.manager.discovery, kind, name)
+        try:
+            r = ExtensionRequest.parse({"extension_type": extension_type, "name": name or "-"})
+        except ConfigError as exc:
+            raise ApiError(400, exc.message.split("\n", 1)[0], problems=exc.problems) from None
+        rows, warnings = discover_modules(state.manager.discovery, r.extension_type, name)
         return state.ok(rows[0] if name is not None else rows, warnings=warnings)
 
     @app.delete(f"{base}/cache", tags=tags, summary="Empty the server's extension cache")
@@ -492,13 +505,6 @@ def _extension_routes(app: FastAPI, state: _State) -> None:
         return state.ok({**unstructure(m), "hit_ratio": m.hit_ratio})
 
 
-def _name(body: dict[str, Any]) -> str:
-    name = body.get("name")
-    if not isinstance(name, str) or not name:
-        raise ApiError(422, f"expected an extension name @ $.name, got {name!r}")
-    return name
-
-
 # -- jobs ------------------------------------------------------------------------------
 
 
@@ -508,16 +514,10 @@ def _job_path(kind: JobKind) -> str:
 
 
 def _preflight(state: _State, kind: JobKind, request: Any) -> None:
-    """Name a provider or taskserv that is not installed with 404 now, not in the job later.
-
-    (A cluster's name is the configuration's ``[clusters.NAME]``, not an extension's: the
-    job looks its ``type`` up.)
-    """
-    group = kind.name.split(".")[0]
-    if group == "server" and getattr(request, "provider", None) is not None:
-        state.manager.discovery.resolve("provider", request.provider)
-    elif group == "taskserv":
-        state.manager.discovery.resolve("taskserv", request.name)
+    """Name an extension that is not installed with 404 now, not in the job later."""
+    needed = kind.needs(request)
+    if needed is not None:
+        state.manager.discovery.resolve(*needed)
 
 
 def _job_routes(app: FastAPI, state: _State) -> None:
@@ -536,14 +536,18 @@ def _job_routes(app: FastAPI, state: _State) -> None:
         tags=["operations"],
         summary="A job: its progress and, once it ended, its report",
     )
-    def job(
+    async def job(
         job_id: str,
         wait: Annotated[float, Query(ge=0, description=_WAIT_HELP)] = 0,
     ) -> JSONResponse:
         live = state.jobs.job(job_id)
         if live is not None and wait:
-            live.done.wait(min(wait, _LONGEST_WAIT))
-        data = state.jobs.get(job_id)
+            # waits on the event loop, holding no thread: many waiting clients cost nothing
+            loop, ended = asyncio.get_running_loop(), asyncio.Event()
+            live.when_done(lambda: loop.call_soon_threadsafe(ended.set))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(ended.wait(), min(wait, _LONGEST_WAIT))
+        data = await run_in_threadpool(state.jobs.get, job_id)
         if data is None:
             raise ApiError(
                 404, f"no job {job_id!r}", hint=f"GET {API_PREFIX}/operations lists them"
@@ -558,11 +562,7 @@ def _job_route(app: FastAPI, state: _State, kind: JobKind) -> None:
         request: Request,
         check: Annotated[bool, Query(description="Check mode: change nothing, plan")] = False,
     ) -> JSONResponse:
-        body = await _body(request)
-        try:
-            record = kind.prepare(body)
-        except ConfigError as exc:
-            raise _record_problem(exc) from None
+        record = _record(kind.prepare, await _body(request))
 
         def accept() -> Job:
             _preflight(state, kind, record)
@@ -709,19 +709,15 @@ def _history_routes(app: FastAPI, state: _State) -> None:
         openapi_extra=_body_schema("AckRequest"),
     )
     async def ack(request: Request) -> JSONResponse:
-        body = await _body(request)
-        ids, everything = body.get("ids", []), body.get("all", False)
-        if not isinstance(ids, list) or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in ids
-        ):
-            raise ApiError(422, f"expected a list of operation ids @ $.ids, got {ids!r}")
-        if not isinstance(everything, bool):
-            raise ApiError(422, f"expected true or false @ $.all, got {everything!r}")
+        from provisioning_core.convert import structure
         from provisioning_core.operations.history import acknowledge
+        from provisioning_core.operations.requests import AckRequest
+
+        r = _record(lambda d: structure(d, AckRequest, what="the request"), await _body(request))
 
         def run() -> list[int]:
             with state.engine() as engine:
-                return acknowledge(engine, ids, everything=everything)
+                return acknowledge(engine, r.ids, everything=r.all)
 
         return state.ok({"acknowledged": await run_in_threadpool(run)})
 
@@ -753,26 +749,6 @@ def _body_schema(name: str) -> dict[str, Any]:
     }
 
 
-_EXTENSION_REQUEST = {
-    "title": "ExtensionRequest",
-    "type": "object",
-    "properties": {
-        "extension_type": {"type": "string", "enum": ["provider", "taskserv", "cluster"]},
-        "name": {"type": "string"},
-        "version": {"type": "string", "description": "load only; default: the highest"},
-    },
-    "required": ["extension_type", "name"],
-}
-_ACK_REQUEST = {
-    "title": "AckRequest",
-    "type": "object",
-    "properties": {
-        "ids": {"type": "array", "items": {"type": "integer"}},
-        "all": {"type": "boolean", "default": False},
-    },
-}
-
-
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     def generate() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -785,8 +761,10 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             for kind in JOB_KINDS.values():
                 schemas[kind.request.__name__] = json_schema(kind.request, schemas)
-            schemas["ExtensionRequest"] = _EXTENSION_REQUEST
-            schemas["AckRequest"] = _ACK_REQUEST
+            from provisioning_core.operations.requests import AckRequest, ExtensionRequest
+
+            for record in (ExtensionRequest, AckRequest):
+                schemas[record.__name__] = json_schema(record, schemas)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -169,3 +169,9 @@ def _log_to_stderr() -> None:
         logger.handlers = [handler]
         logger.setLevel(logging.INFO)
         logger.propagate = False
+    # every other library's warnings and errors (an SDK, an SSH client) pass the same mask,
+    # instead of logging's unmasked last-resort handler
+    root = logging.getLogger()
+    root.handlers = [handler]
+    if root.level == logging.NOTSET or root.level > logging.WARNING:
+        root.setLevel(logging.WARNING)

@@ -11,17 +11,25 @@ flight they are cancelled and marked "interrupted"; one that was killed is
 marked so by the next process to start (:meth:`Jobs.recover`).
 
 A check-mode job writes nothing anywhere, its own record included: it lives
-in memory only, for as long as the process does.
+in memory only (the newest 1,000 finished ones), for as long as the process
+does.
+
+Jobs that change something run one at a time: each holds the inventory's
+writer lock for its whole run, as a ``prov`` command does, so a second one
+waits its turn ("queued", with a progress line saying so) instead of failing
+on the lock.  Reads and check-mode jobs run beside them.  The worker threads
+are daemons: a shutdown waits for running jobs as long as it says, then the
+process may end.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +78,17 @@ class Job:
         self.engine: Engine | None = None
         self.cancelled = False
         self.done = threading.Event()
+        #: held while the job's end is written: the first end written is the one kept
+        self.ending = threading.Lock()
+        self._when_done: list[Callable[[], object]] = []
+
+    def when_done(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` (from whichever thread ends the job) once it has ended."""
+        with self.ending:
+            if not self.done.is_set():
+                self._when_done.append(callback)
+                return
+        callback()
 
     @property
     def persisted(self) -> bool:
@@ -138,9 +157,17 @@ class Jobs:
     ) -> None:
         self._config = config
         self._command = command
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prov-job")
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._workers = [
+            threading.Thread(target=self._work, name=f"prov-job-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for worker in self._workers:
+            worker.start()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
+        #: held by the job that changes something, for its whole run
+        self._writer = threading.Lock()
         self._inventory: Inventory | None = None
         self._inventory_lock = threading.Lock()
         self._closing = False
@@ -170,19 +197,30 @@ class Jobs:
 
     def submit(self, kind: JobKind, request: Any, *, check: bool = False) -> Job:
         """Accept a job (already parsed and checked by ``kind.prepare``) and queue it."""
-        if self._closing:
-            raise ProvisioningError(
-                "the server is shutting down and takes no new jobs",
-                hint="send the request again once it is back",
-            )
         job = Job(kind, request, check=check)
-        if job.persisted:
-            self._store().create_job(job.id, kind.name, unstructure(request))
-        with self._lock:
+        with self._lock:  # against a shutdown beginning meanwhile
+            if self._closing:
+                raise ProvisioningError(
+                    "the server is shutting down and takes no new jobs",
+                    hint="send the request again once it is back",
+                )
+            if job.persisted:
+                self._store().create_job(job.id, kind.name, unstructure(request))
             self._jobs[job.id] = job
             self._forget_old()
-        self._pool.submit(self._run, job)
+            self._queue.put(job)
         return job
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:  # the shutdown's signal to this worker
+                return
+            try:
+                self._run(job)
+            except BaseException as exc:  # a worker outlives any job (a plugin's SystemExit too)
+                logger.exception("job %s (%s) failed unexpectedly", job.id, job.kind.name)
+                self._finish(job, "failed", error=f"internal error: {error_message(exc)}")
 
     def _forget_old(self) -> None:
         finished = [j for j in self._jobs.values() if j.done.is_set()]
@@ -207,6 +245,28 @@ class Jobs:
         if job.cancelled:
             self._finish(job, "interrupted", error="the server shut down before the job started")
             return
+        if job.check:
+            self._execute(job)
+            return
+        if not self._writer.acquire(blocking=False):
+            self._hear(job)("", "waiting for the job that is changing things to finish")
+            while not self._writer.acquire(timeout=0.5):
+                if job.cancelled:
+                    self._finish(
+                        job, "interrupted", error="the server shut down before the job started"
+                    )
+                    return
+        try:
+            if job.cancelled:
+                self._finish(
+                    job, "interrupted", error="the server shut down before the job started"
+                )
+                return
+            self._execute(job)
+        finally:
+            self._writer.release()
+
+    def _execute(self, job: Job) -> None:
         job.status = "running"
         job.started_at = _now()
         try:
@@ -235,12 +295,13 @@ class Jobs:
             logger.exception("job %s (%s) failed unexpectedly", job.id, job.kind.name)
             self._finish(job, "failed", error=f"internal error: {error_message(exc)}", exit_code=1)
         else:
-            data = report_data(report)
-            if job.cancelled or report.interrupted:
+            # the report says what happened, a cancellation included (an interrupted wait
+            # is its own outcome): work that ended well during a shutdown succeeded
+            if report.interrupted or report.exit_code == 130:  # noqa: PLR2004 - interrupted
                 status = "interrupted"
             else:
                 status = "succeeded" if report.ok else "failed"
-            self._finish(job, status, report=data, exit_code=report.exit_code)
+            self._finish(job, status, report=report_data(report), exit_code=report.exit_code)
         finally:
             job.engine = None
 
@@ -252,20 +313,30 @@ class Jobs:
         report: dict[str, Any] | None = None,
         error: str | None = None,
         exit_code: int | None = None,
-    ) -> None:
-        job.status = status
-        job.report = report
-        job.error = error
-        job.exit_code = exit_code if exit_code is not None else (0 if status == "succeeded" else 1)
-        job.finished_at = _now()
-        if job.persisted:
-            try:
-                self._store().finish_job(
-                    job.id, status, report=report, error=error, exit_code=job.exit_code
-                )
-            except ProvisioningError as exc:
-                logger.warning("job %s: its end was not recorded: %s", job.id, exc.message)
-        job.done.set()
+    ) -> bool:
+        """Write the job's end, once: False if it had ended already (the first end is kept)."""
+        with job.ending:
+            if job.done.is_set():
+                return False
+            job.report = report
+            job.error = error
+            job.exit_code = (
+                exit_code if exit_code is not None else (0 if status == "succeeded" else 1)
+            )
+            job.finished_at = _now()
+            job.status = status  # last: a reader seeing the end sees all of it
+            if job.persisted:
+                try:
+                    self._store().finish_job(
+                        job.id, status, report=report, error=error, exit_code=job.exit_code
+                    )
+                except ProvisioningError as exc:
+                    logger.warning("job %s: its end was not recorded: %s", job.id, exc.message)
+            job.done.set()
+            callbacks, job._when_done = job._when_done, []
+        for callback in callbacks:
+            callback()
+        return True
 
     # -- reading ------------------------------------------------------------------------
 
@@ -316,11 +387,12 @@ class Jobs:
     def shutdown(self, timeout: float = 10.0) -> list[str]:
         """Take no new jobs, cancel those in flight, give them ``timeout`` seconds to end.
 
-        Jobs still running then are recorded "interrupted" (their threads
-        end with the process).  Returns the ids of the jobs interrupted.
+        Jobs still running then are recorded "interrupted" (their threads are
+        daemons: they end with the process; a job that ends later keeps the
+        record written here).  Returns the ids of the jobs interrupted.
         """
-        self._closing = True
         with self._lock:
+            self._closing = True
             pending = [j for j in self._jobs.values() if not j.done.is_set()]
         for job in pending:
             job.cancelled = True
@@ -331,16 +403,16 @@ class Jobs:
             job.done.wait(max(0.0, deadline - _now().timestamp()))
         interrupted = []
         for job in pending:
-            if not job.done.is_set():
-                self._finish(
-                    job,
-                    "interrupted",
-                    error="the server shut down while the job ran; what it did so far is in "
-                    "the audit trail",
-                )
+            self._finish(
+                job,
+                "interrupted",
+                error="the server shut down while the job ran; what it did so far is in "
+                "the audit trail",
+            )
             if job.status == "interrupted":
                 interrupted.append(job.id)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for _ in self._workers:
+            self._queue.put(None)
         with self._inventory_lock:
             if self._inventory is not None:
                 self._inventory.close()

@@ -13,7 +13,7 @@ from typing import Any
 from provisioning_core.convert import unstructure
 from provisioning_core.discovery import Discovery
 from provisioning_core.errors import InputError, ProvisioningError
-from provisioning_core.extensions import ExtensionManager
+from provisioning_core.extensions import Extension, ExtensionManager
 from provisioning_core.hookspecs import HOOKS
 from provisioning_core.models import DiscoveredExtension, ExtensionType, ValidationReport
 
@@ -24,6 +24,7 @@ __all__ = [
     "loaded_modules",
     "plugin_info",
     "plugin_rows",
+    "seed_extension",
     "unload_module",
     "validate_plugin",
 ]
@@ -157,6 +158,22 @@ def _metadata(found: DiscoveredExtension) -> dict[str, Any]:
         "dependencies": list(meta.dependencies),
         "author": meta.author,
         "repository": meta.repository,
+    }
+
+
+def seed_extension(ext: Extension) -> dict[str, Any]:
+    """A loaded extension as the loading guide's ``Extension`` prints it over HTTP.
+
+    ``{"metadata": ExtensionMetadata, "path", "loaded_at"}``, with
+    ``extension_type`` written as the guide's Rust enum serialises it
+    (``"Taskserv"``) and ``loaded_at`` as RFC 3339 in UTC, to the second.
+    """
+    metadata = _metadata(ext.discovered)
+    metadata["extension_type"] = metadata["extension_type"].capitalize()
+    return {
+        "metadata": metadata,
+        "path": str(ext.path) if ext.path is not None else None,
+        "loaded_at": ext.loaded_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 

@@ -35,7 +35,9 @@ from provisioning_core.operations.report import Report
 
 __all__ = [
     "JOB_KINDS",
+    "AckRequest",
     "ClusterRequest",
+    "ExtensionRequest",
     "FirewallRequest",
     "JobKind",
     "ServerActionRequest",
@@ -44,16 +46,6 @@ __all__ = [
 ]
 
 _KEY_PREFIXES = ("ssh-", "ecdsa-", "sk-")
-
-
-def _at_least_one(_: Any, _attribute: attrs.Attribute[Any], value: int) -> None:
-    if value < 1:
-        raise ValueError(f"expected at least 1, got {value}")
-
-
-def _not_negative(_: Any, _attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None and value < 0:
-        raise ValueError(f"expected 0 or more, got {value}")
 
 
 @attrs.frozen(kw_only=True)
@@ -72,7 +64,7 @@ class ServerCreateRequest:
     firewall_rules: list[str] = Factory(list)
     storage: ServerStorage | None = None
     network: ServerNetwork | None = None
-    count: int = attrs.field(default=1, validator=_at_least_one)
+    count: int = 1
     wait: bool = False
 
 
@@ -113,10 +105,56 @@ class ClusterRequest:
 
     name: str
     component: str | None = None
-    replicas: int | None = attrs.field(default=None, validator=_not_negative)
+    replicas: int | None = None
     version: str | None = None
     force: bool = False
     wait: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ExtensionRequest:
+    """The loading guide's body of ``reload`` (and ours of ``load``, ``unload``)."""
+
+    #: provider, taskserv or cluster, in any case ("Taskserv" as the guide prints it)
+    extension_type: str
+    name: str
+    #: ``load`` only: an exact version (default: the highest)
+    version: str | None = None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> ExtensionRequest:
+        """The record, its type normalised; InputError/DataValidationError naming the field."""
+        from packaging.version import InvalidVersion, Version
+
+        from provisioning_core.models import ExtensionType
+
+        r = structure(dict(data), cls, what="the request")
+        kind = r.extension_type.strip().lower()
+        problems = []
+        if kind not in {k.value for k in ExtensionType}:
+            problems.append(
+                f"expected provider, taskserv or cluster, got {r.extension_type!r} "
+                "@ $.extension_type"
+            )
+        if not r.name:
+            problems.append("expected an extension's name @ $.name")
+        if r.version is not None:
+            try:
+                Version(r.version)
+            except InvalidVersion:
+                problems.append(f"expected a version such as 1.28.0, got {r.version!r} @ $.version")
+        if problems:
+            raise InputError("invalid extension request", problems=problems)
+        return attrs.evolve(r, extension_type=kind)
+
+
+@attrs.frozen(kw_only=True)
+class AckRequest:
+    """``prov operations ack``: the interrupted operations to stop reporting."""
+
+    ids: list[int] = Factory(list)
+    #: every interrupted operation
+    all: bool = False
 
 
 def _rules(texts: list[str], field: str) -> list[FirewallRule]:
@@ -161,6 +199,10 @@ def _prepare_firewall(r: FirewallRequest) -> None:
 
 
 def _prepare_create(r: ServerCreateRequest) -> None:
+    if r.count < 1:
+        raise InputError(
+            "count must be at least 1", problems=[f"expected at least 1, got {r.count} @ $.count"]
+        )
     check_hostname(r.hostname, field="$.hostname")
     expand_hostnames(r.hostname, r.count)
     parse_tags([f"{k}={v}" for k, v in r.tags.items()], field="$.tags")
@@ -242,6 +284,11 @@ def _cluster(action: str) -> Callable[[Engine, ClusterRequest], Report]:
 
 def _prepare_cluster(action: str) -> Callable[[ClusterRequest], None]:
     def prepare(r: ClusterRequest) -> None:
+        if r.replicas is not None and r.replicas < 0:
+            raise InputError(
+                "replicas cannot be negative",
+                problems=[f"expected 0 or more, got {r.replicas} @ $.replicas"],
+            )
         if action == "scale" and r.replicas is None:
             raise InputError("scale needs replicas", problems=["expected a number @ $.replicas"])
         if action == "upgrade" and r.version is None:
@@ -264,6 +311,9 @@ class JobKind:
     checks: Callable[[Any], None] = lambda _r: None
     #: what the job works on, in words (for listings)
     target: Callable[[Any], str] = lambda _r: ""
+    #: the extension (kind, name) the request names, checked to be installed before the
+    #: job is accepted; None when it names none (a cluster's name is its configuration's)
+    needs: Callable[[Any], tuple[str, str] | None] = lambda _r: None
 
     def parse(self, data: Mapping[str, Any]) -> Any:
         """The request record, or :class:`DataValidationError` naming each bad field."""
@@ -280,6 +330,10 @@ class JobKind:
         return self.operation(engine, request)
 
 
+def _provider(r: Any) -> tuple[str, str] | None:
+    return None if r.provider is None else ("provider", r.provider)
+
+
 def _kinds() -> dict[str, JobKind]:
     kinds = [
         JobKind(
@@ -288,6 +342,7 @@ def _kinds() -> dict[str, JobKind]:
             _create,
             _prepare_create,
             lambda r: r.hostname,
+            _provider,
         ),
         JobKind(
             "server.firewall",
@@ -295,6 +350,7 @@ def _kinds() -> dict[str, JobKind]:
             _firewall,
             _prepare_firewall,
             lambda r: r.server,
+            _provider,
         ),
     ]
     kinds += [
@@ -304,6 +360,7 @@ def _kinds() -> dict[str, JobKind]:
             _server_action(action),
             lambda r: _non_empty(r.servers, "$.servers"),
             lambda r: ", ".join(r.servers),
+            _provider,
         )
         for action in ("start", "stop", "reboot", "delete")
     ]
@@ -314,6 +371,7 @@ def _kinds() -> dict[str, JobKind]:
             _taskserv(action),
             lambda r: _non_empty(r.servers, "$.servers"),
             lambda r: f"{r.name} on {', '.join(r.servers)}",
+            lambda r: ("taskserv", r.name),
         )
         for action in ("install", "uninstall", "configure", "restart", "upgrade")
     ]
