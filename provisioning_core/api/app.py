@@ -349,10 +349,14 @@ def _handlers(app: FastAPI, response: type[JSONResponse]) -> None:
     @app.exception_handler(ProvisioningError)
     async def failed(request: Request, exc: ProvisioningError) -> JSONResponse:
         status = status_of(exc)
+        hint = exc.hint
         if status >= 500:  # noqa: PLR2004
             logger.error("%s %s: %s", request.method, request.url.path, exc.message)
+            if exc.detail:  # a plugin's traceback (masked): for the operator, not the client
+                logger.error("the plugin's traceback:\n%s", exc.detail.rstrip())
+            hint = _for_a_client(hint)
         extra = {"problems": exc.problems} if isinstance(exc, ConfigError) and exc.problems else {}
-        return response(_failure(exc.message, exc.hint, **extra), status_code=status)
+        return response(_failure(exc.message, hint, **extra), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -383,6 +387,15 @@ def _handlers(app: FastAPI, response: type[JSONResponse]) -> None:
             ),
             status_code=500,
         )
+
+
+def _for_a_client(hint: str | None) -> str | None:
+    """The CLI's hint, its "--debug" (which means nothing over HTTP) pointing at the log."""
+    if not hint:
+        return hint
+    return hint.replace(
+        "run with --debug for the traceback and", "the server's log has the traceback;"
+    ).replace("--debug shows the traceback", "the server's log has the traceback")
 
 
 async def _body(request: Request) -> dict[str, Any]:

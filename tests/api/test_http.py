@@ -347,6 +347,9 @@ def test_a_broken_plugin_is_a_named_500_and_the_server_keeps_serving(serve) -> N
     assert body["success"] is False
     assert "raising" in body["error"]
     assert "backend on fire" in body["error"]
+    assert "--debug" not in body.get("hint", "")
+    assert "the server's log has the traceback" in body["hint"]
+    assert "RuntimeError: backend on fire" in api.log  # the plugin's traceback, for the operator
     assert "Traceback" not in broken.text
     assert api.get("/api/v1/extensions/loaded").status_code == 200
     assert api.get("/api/v1/providers/recording/zones").status_code == 200
