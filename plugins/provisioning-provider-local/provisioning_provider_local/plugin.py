@@ -41,7 +41,7 @@ from provisioning_core import (
     unstructure,
 )
 
-from provisioning_provider_local import __version__, lifecycle
+from provisioning_provider_local import __version__, addresses, lifecycle
 from provisioning_provider_local.store import (
     PROVIDER,
     Meta,
@@ -64,7 +64,6 @@ PLANS = (
 ZONE = Zone("local", "this machine")
 OPTIONS = {"ssh_port", "start_timeout"}
 DEFAULT_START_TIMEOUT = 15.0
-_FIRST_HOST, _LAST_HOST = 2, 254
 _MAX_PORT = 65535
 _PRIVILEGED = 1024
 
@@ -107,18 +106,6 @@ def _server(sandbox: Sandbox, meta: Meta, status: ServerStatus | None = None) ->
         zone=meta.zone,
         ip_addresses=[meta.address],
         tags=dict(meta.tags),
-    )
-
-
-def _next_address(taken: set[str]) -> str:
-    for n in range(_FIRST_HOST, _LAST_HOST + 1):
-        address = f"127.0.0.{n}"
-        if address not in taken:
-            return address
-    raise ProvisioningError(
-        f"no free loopback address for another local server: all of 127.0.0.{_FIRST_HOST}-"
-        f"{_LAST_HOST} are in use",
-        hint="delete local servers you no longer need (prov server delete)",
     )
 
 
@@ -316,7 +303,7 @@ def test_connection(settings: ProviderSettings) -> ConnectionResult:
             message=f"cannot write the state directory {local_dir()}: {exc}",
             details=details,
         )
-    address = _next_address({meta.address for _, meta in all_sandboxes()})
+    address = addresses.next_free({meta.address for _, meta in all_sandboxes()})
     port = _options(settings).get("ssh_port") or 0
     details["address"] = address
     try:
@@ -341,7 +328,7 @@ def create_server(settings: ProviderSettings, config: ServerConfig, check: bool)
     if check:  # validate and describe; touch nothing, not even the state directory
         existing = all_sandboxes()
         _refuse(config, _check_config(config, existing))
-        address = _next_address({meta.address for _, meta in existing})
+        address = addresses.next_free({meta.address for _, meta in existing})
         return Server(
             id="",
             hostname=config.hostname,
@@ -358,14 +345,19 @@ def create_server(settings: ProviderSettings, config: ServerConfig, check: bool)
         _refuse(config, _check_config(config, existing))
         client_key = ensure_client_key()
         sandbox = Sandbox(servers_dir() / new_id())
-        sandbox.dir.mkdir(parents=True)
+        sandbox.dir.mkdir(parents=True)  # first: a claim whose directory is missing is stale
+        try:
+            address = addresses.claim({m.address for _, m in existing}, sandbox.dir)
+        except BaseException:
+            _remove_tree(sandbox.dir)
+            raise
         meta = Meta(
             id=sandbox.id,
             hostname=config.hostname,
             plan=config.plan,
             zone=config.zone,
             os=config.os,
-            address=_next_address({m.address for _, m in existing}),
+            address=address,
             created_at=time.time(),
             tags=dict(config.tags),
             launched_at=time.time(),
@@ -379,6 +371,7 @@ def create_server(settings: ProviderSettings, config: ServerConfig, check: bool)
         # nothing half-made is left behind: no process, no files
         with contextlib.suppress(Exception):
             lifecycle.stop(sandbox)
+        addresses.release(meta.address, sandbox.dir)
         _remove_tree(sandbox.dir)
         raise
     return _server(sandbox, meta, ServerStatus.RUNNING)
@@ -386,8 +379,10 @@ def create_server(settings: ProviderSettings, config: ServerConfig, check: bool)
 
 @hookimpl
 def delete_server(server_id: str) -> None:
-    with _holding(server_id) as (sandbox, _):
+    with _holding(server_id) as (sandbox, meta):
         lifecycle.stop(sandbox)
+        # released before the directory goes: until then nobody may take the claim as stale
+        addresses.release(meta.address, sandbox.dir)
         _remove_tree(sandbox.dir)
 
 

@@ -21,7 +21,8 @@ def test_create_with_defaults_list_info_stop_start_reboot_delete(prov_home):
     code, output = prov("server", "list", "-o", "json")
     (row,) = json.loads(output)["servers"]
     assert (row["hostname"], row["status"], row["where"]) == ("web-1", "running", "both")
-    assert row["ip_addresses"] == ["127.0.0.2"]
+    [address] = row["ip_addresses"]
+    assert address.startswith("127.0.0.")  # claimed machine-wide: whichever is free
     for action, status in (("stop", "stopped"), ("start", "running"), ("reboot", "running")):
         code, output = prov("server", action, "web-1", "--wait", "-o", "json")
         assert code == 0, output
@@ -65,7 +66,8 @@ def test_parallel_creates_get_distinct_addresses(prov_home):
     )
     assert code == 0, output
     addresses = [r["data"]["ip_addresses"][0] for r in results(output)]
-    assert sorted(addresses) == ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
+    assert len(set(addresses)) == 4
+    assert all(a.startswith("127.0.0.") for a in addresses)
 
 
 def test_prov_server_ssh_without_an_ssh_program_uses_the_core_client(prov_home, tmp_path):

@@ -60,7 +60,8 @@ def test_validate_config(local):
 def test_test_connection_binds_a_loopback_address_and_writes_the_state_dir(local, prov_home):
     result = local.call("test_connection")
     assert result.ok, result.message
-    assert result.details == {"state_dir": str(prov_home / "local"), "address": "127.0.0.2"}
+    assert result.details["state_dir"] == str(prov_home / "local")
+    assert result.details["address"].startswith("127.0.0.")
 
 
 def test_test_connection_reports_an_unwritable_state_dir(local, prov_home):
@@ -81,8 +82,8 @@ def test_unknown_or_malformed_ids_are_not_found(local):
 
 def test_servers_get_distinct_addresses_and_are_listed(local):
     one, two = local.create("one", tags={"role": "web"}), local.create("two", plan="large")
-    assert one.ip_addresses == ["127.0.0.2"]
-    assert two.ip_addresses == ["127.0.0.3"]
+    assert one.ip_addresses != two.ip_addresses
+    assert all(s.ip_addresses[0].startswith("127.0.0.") for s in (one, two))
     listed = {s.hostname: s for s in local.call("list_servers")}
     assert set(listed) == {"one", "two"}
     assert listed["one"].tags == {"role": "web"}
@@ -124,13 +125,17 @@ def test_create_refuses_bad_plans_zones_keys_and_taken_hostnames(local, check):
 def test_check_mode_describes_and_touches_nothing(local, prov_home):
     planned = local.call("create_server", config=config("web-1"), check=True)
     assert (planned.id, planned.hostname, planned.status.value) == ("", "web-1", "creating")
-    assert planned.ip_addresses == ["127.0.0.2"]
+    claims = claims_listing()
     assert not (prov_home / "local").exists()  # not even the client key
-    local.create("web-1")
+    # the plan names the address the create then gets, and claims none
+    created = local.create("web-1")
+    assert created.ip_addresses == planned.ip_addresses
     before = tree(prov_home / "local")
+    claims = claims_listing()
     planned = local.call("create_server", config=config("web-2"), check=True)
-    assert planned.ip_addresses == ["127.0.0.3"]
+    assert planned.ip_addresses != created.ip_addresses
     assert tree(prov_home / "local") == before
+    assert claims_listing() == claims
 
 
 def test_check_mode_through_the_cli(prov_home):
@@ -138,7 +143,7 @@ def test_check_mode_through_the_cli(prov_home):
     assert code == 0, output
     (result,) = json.loads(output)["results"]
     assert result["outcome"] == "planned"
-    assert result["data"]["planned"]["ip_addresses"] == ["127.0.0.2"]
+    assert result["data"]["planned"]["ip_addresses"][0].startswith("127.0.0.")
     assert not (prov_home / "local").exists()
 
 
@@ -162,3 +167,9 @@ def test_create_refuses_a_dsa_key_naming_what_to_use(local):
         )
     ]
     assert local.call("list_servers") == []
+
+
+def claims_listing() -> list[str]:
+    from provisioning_provider_local.addresses import claims_dir
+
+    return sorted(p.name for p in claims_dir().iterdir())
