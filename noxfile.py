@@ -1,4 +1,4 @@
-"""Sessions: tests, plugins, lint, typecheck, docs, bench, latest, lock.
+"""Sessions: tests, plugins, reliability, lint, typecheck, docs, bench, latest, lock.
 
 Every session but ``latest`` and ``lock`` installs from the lock,
 requirements/ci.txt: ``PIP_CONSTRAINT`` points every pip the session runs at
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests", "plugins", "docs"]
+nox.options.sessions = ["lint", "typecheck", "tests", "plugins", "reliability", "docs"]
 
 LOCK_INPUT = Path("requirements/ci.in")
 LOCK = Path("requirements/ci.txt").resolve()
@@ -41,8 +41,28 @@ def tests(session: nox.Session) -> None:
 def _core_tests(session: nox.Session, *upgrade: str) -> None:
     # ruff and mypy: tests/scaffold checks that generated plugins are lint- and type-clean
     session.install(*upgrade, "-e", ".[test,api]", "ruff", "mypy")
-    # exit code 5 means "no tests collected": an empty selection is not a failure
-    session.run("pytest", *session.posargs, success_codes=[0, 5])
+    # exit code 5 means "no tests collected": an empty selection is not a failure;
+    # tests/reliability is its own session
+    session.run("pytest", "--ignore=tests/reliability", *session.posargs, success_codes=[0, 5])
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """The reliability suite: bad input, faults, broken plugins, secrets; figures at the end.
+
+    Real processes killed at random (seeded) points, concurrent writers, a
+    full disk, a killed SSH daemon (the local provider's sandboxes), fuzzed
+    input; each promise's figures are printed in the summary.
+    """
+    _locked(session)
+    session.install(
+        "-e", ".[test,api]", "-eplugins/provisioning-provider-local[test]",
+        "-eplugins/provisioning-taskserv-my-service[test]",
+    )  # fmt: skip
+    session.run(
+        "pytest", "-p", "no:cacheprovider", "tests/reliability", *session.posargs,
+        success_codes=[0, 5],
+    )  # fmt: skip
 
 
 @nox.session

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -36,6 +37,8 @@ import filelock
 from provisioning_core.errors import ConfigError, ProvisioningError
 from provisioning_core.paths import inventory_path
 from provisioning_core.secret import redact
+
+logger = logging.getLogger("provisioning.state")
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # in typing from Python 3.11
@@ -348,8 +351,11 @@ class Inventory:
         return db
 
     def _migrate(self, db: sqlite3.Connection) -> None:
-        if self._schema_version(db) == SCHEMA_VERSION:
+        version = self._schema_version(db)
+        if version == SCHEMA_VERSION:
             return
+        if version > 0:  # an inventory with records: keep a copy of it as it was
+            self._back_up(db, version)
         db.execute("BEGIN IMMEDIATE")
         try:
             # read again inside the transaction: another process may have migrated meanwhile
@@ -363,6 +369,33 @@ class Inventory:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+    def backup_path(self, version: int) -> Path:
+        """Where the inventory is copied before it is migrated from schema ``version``."""
+        return self.path.with_name(f"{self.path.name}.v{version}.bak")
+
+    def _back_up(self, db: sqlite3.Connection, version: int) -> None:
+        """Copy the inventory (a consistent snapshot, SQLite's backup API) before migrating."""
+        target = self.backup_path(version)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+        try:
+            copy = sqlite3.connect(partial)
+            try:
+                db.backup(copy)
+            finally:
+                copy.close()
+            partial.replace(target)  # whole or not at all
+        except (OSError, sqlite3.Error) as error:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            raise InventoryError(
+                f"cannot back up inventory {self.path} to {target} before migrating it "
+                f"from schema version {version} to {SCHEMA_VERSION}: {error}",
+                path=self.path,
+                hint="free some disk space or make the directory writable; the inventory "
+                "was left as it was",
+            ) from error
+        logger.info("inventory %s backed up to %s before migrating", self.path, target)
 
     def _schema_version(self, db: sqlite3.Connection) -> int:
         version = int(db.execute("PRAGMA user_version").fetchone()[0])

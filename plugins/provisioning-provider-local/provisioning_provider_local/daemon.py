@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from provisioning_provider_local.store import Sandbox
+from provisioning_provider_local.store import Sandbox, daemon_env
 
 __all__ = ["MODULE", "detach", "main"]
 
@@ -39,7 +39,8 @@ def detach(directory: Path, args: Sequence[str]) -> int:
         return os.posix_spawn(
             sys.executable,
             [sys.executable, "-m", MODULE, str(directory), *args],
-            {**os.environ, **sandbox.env()},  # marks the daemon as one of the sandbox's processes
+            # sandbox.env() marks the daemon as one of the sandbox's processes
+            daemon_env(sandbox.env()),
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_DUP2, logfd, 1),

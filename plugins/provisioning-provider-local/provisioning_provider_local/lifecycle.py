@@ -17,7 +17,7 @@ from provisioning_core import ProvisioningError, ServerStatus
 
 from provisioning_provider_local import procs
 from provisioning_provider_local.daemon import MODULE
-from provisioning_provider_local.store import RC_TIMEOUT, Meta, Sandbox, read_json
+from provisioning_provider_local.store import RC_TIMEOUT, Meta, Sandbox, daemon_env, read_json
 
 __all__ = ["answering", "daemon_alive", "launch", "log_tail", "status", "stop"]
 
@@ -69,7 +69,7 @@ def launch(
     if exact:
         argv.append("--exact")
     result = subprocess.run(  # noqa: S603 - our own interpreter and module
-        argv, capture_output=True, text=True, timeout=60, check=False
+        argv, capture_output=True, text=True, timeout=60, check=False, env=daemon_env()
     )
     if result.returncode != 0 or not result.stdout.strip().isdigit():
         raise ProvisioningError(

@@ -164,6 +164,22 @@ def all_sandboxes() -> list[tuple[Sandbox, Meta]]:
     return found
 
 
+#: what the SSH daemon keeps of the environment it is started from: what Python needs
+#: to find this plugin, and the locale; nothing else (a controller's ${ENV} secrets are
+#: not the daemon's business, and /proc/<pid>/environ would show them to its user)
+_DAEMON_KEEPS = (
+    "PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
+    "TMPDIR", "HOME", "USER", "LOGNAME", "PROV_HOME",
+)  # fmt: skip
+
+
+def daemon_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment the sandbox's daemon (and its launcher) run with: a short allow-list."""
+    env = {k: v for k, v in os.environ.items() if k in _DAEMON_KEEPS}
+    env.update(extra or {})
+    return env
+
+
 def sandbox_env(
     sandbox_id: str, root: Path, *, python: str, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
