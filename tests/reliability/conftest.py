@@ -7,9 +7,9 @@ records them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+
+from tests.cli.conftest import prov  # noqa: F401 - the CLI in process, for the suite too
 
 _FIGURES: list[str] = []
 
@@ -20,8 +20,8 @@ def figure(text: str) -> None:
 
 
 @pytest.fixture
-def figures() -> Iterator[object]:
-    yield figure
+def figures() -> object:
+    return figure
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
