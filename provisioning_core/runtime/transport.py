@@ -264,8 +264,10 @@ class SshTransport:
             process.close()
         status = done.returncode
         if status is None:
-            status = 255  # the server sent neither an exit status nor a signal
-        elif status < 0:
+            # neither an exit status nor a signal: the session ended under the command (the
+            # daemon died, the server went down); what the command did is unknown
+            raise ConnectionError("the session ended without the command's exit status")
+        if status < 0:
             status = 128 - status  # killed by a signal, as a shell reports it
         return CommandResult(command, status, _bytes(done.stdout), _bytes(done.stderr))
 
