@@ -24,8 +24,10 @@ from provisioning_core.testing.mirror import ArtifactMirror
 from tests.cli.conftest import FAST, process_env
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("provisioning_provider_local") is None,
-    reason="needs provisioning-provider-local installed (nox -s reliability installs it)",
+    importlib.util.find_spec("provisioning_provider_local") is None
+    or importlib.util.find_spec("provisioning_taskserv_my_service") is None,
+    reason="needs provisioning-provider-local and provisioning-taskserv-my-service installed "
+    "(nox -s reliability installs them)",
 )
 
 
@@ -101,6 +103,8 @@ def test_a_canary_secret_never_leaks(installed, prov_home, figures) -> None:
         ("provider", "test", "recording"),
         ("config", "show"),
         ("server", "create", "box", "-p", "local", "--wait"),  # a sandbox: its daemon's env
+        # a supervised service in it, started over SSH: its environment too
+        ("taskserv", "install", "my-service", "--server", "box", "--wait"),
         ("operations", "list"),
     ]
     variants = [(), ("-vv",), ("--debug",)]
@@ -111,10 +115,10 @@ def test_a_canary_secret_never_leaks(installed, prov_home, figures) -> None:
             for flags in variants:
                 for extra in ({}, {"PROV_DEBUG": "1"}):
                     if args[-1] == "--wait" and (flags or extra):
-                        continue  # one sandbox is enough
+                        continue  # one sandbox (and one service in it) is enough
                     result = subprocess.run(
                         [sys.executable, "-m", "provisioning_core", *flags, *args, "-o", "json"]
-                        if args[0] in {"server", "provider", "operations"}
+                        if args[0] in {"server", "provider", "operations", "taskserv"}
                         else [sys.executable, "-m", "provisioning_core", *flags, *args],
                         env=process_env(installed, {**env, **extra}),
                         capture_output=True,
@@ -131,7 +135,7 @@ def test_a_canary_secret_never_leaks(installed, prov_home, figures) -> None:
         leaked_files = [p for p in files if canary.encode() in p.read_bytes()]
         assert leaked_files == []
         children = _children_of_home(prov_home)
-        assert children, "the sandbox's daemon runs"
+        assert len(children) >= 2, "the sandbox's daemon and my-service run"
         leaked_env = [pid for pid in children if canary.encode() in _environ(pid)]
         assert leaked_env == [], f"processes whose environment holds the canary: {leaked_env}"
         listed = json.loads(
