@@ -9,6 +9,7 @@ from provisioning_core.cli.common import (
     emit,
     emit_report,
     engine_for,
+    literal,
     output_format,
     output_option,
     wait_option,
@@ -125,7 +126,7 @@ def status(name: str, output: str | None) -> None:
     if output_format(output) != "table":
         emit(result, output)
         return
-    click.echo(f"cluster {result.name}: {result.status}")
+    click.echo(literal(f"cluster {result.name}: {result.status}"))
     emit(
         [unstructure(c) for c in result.components],
         "table",
@@ -133,7 +134,7 @@ def status(name: str, output: str | None) -> None:
         empty="no components",
     )
     for component, addresses in result.endpoints.items():
-        click.echo(f"endpoint {component}: {', '.join(addresses)}")
+        click.echo(literal(f"endpoint {component}: {', '.join(addresses)}"))
 
 
 def _list_components(name: str, output: str | None) -> None:

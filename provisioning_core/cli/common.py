@@ -33,6 +33,7 @@ __all__ = [
     "emit_report",
     "engine_for",
     "extension_manager",
+    "literal",
     "load_config_for",
     "output_format",
     "output_option",
@@ -242,6 +243,29 @@ def _reporter() -> Callable[[str, str], None]:
 # -- rendering ----------------------------------------------------------------------
 
 
+def literal(text: str) -> str:
+    """``text`` safe for a terminal: control and format characters written as escapes.
+
+    A provider's or a user's text must never drive the terminal: an ESC
+    sequence (colours, a hyperlink, a cursor move) or a bidirectional
+    override is shown as ``\\x1b``/``\\u202e``, not obeyed.  Newlines and
+    tabs stay.
+    """
+    if text.isprintable():
+        return text
+    import unicodedata
+
+    out = []
+    for char in text:
+        if char in "\n\t" or unicodedata.category(char) not in {"Cc", "Cf"}:
+            out.append(char)
+        elif ord(char) < 0x100:  # noqa: PLR2004 - one byte
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(f"\\u{ord(char):04x}")
+    return "".join(out)
+
+
 def _mask(text: str) -> str:
     if not _SECRETS:
         return text
@@ -251,8 +275,8 @@ def _mask(text: str) -> str:
 
 
 def say(message: str) -> None:
-    """A message for the person at the terminal, on stderr, secrets masked."""
-    click.echo(_mask(message), err=True)
+    """A message for the person at the terminal, on stderr, secrets masked, printed literally."""
+    click.echo(literal(_mask(message)), err=True)
 
 
 def _plain(data: Any) -> Any:
@@ -307,12 +331,15 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, highlight=False)
     for column in columns:
         table.add_column(column.upper().replace("_", " "), overflow="fold")
     for row in rows:
-        table.add_row(*(_mask(_cell(row.get(c))) for c in columns))
+        # Text, not str: a cell is data, printed literally; a str would be read as Rich
+        # markup, so "[grpc]" would vanish and "[link=...]" would drive the terminal
+        table.add_row(*(Text(literal(_mask(_cell(row.get(c))))) for c in columns))
     stream = sys.stdout
     console = Console(file=stream, width=None if stream.isatty() else 200, soft_wrap=False)
     console.print(table)
@@ -337,7 +364,7 @@ def emit_report(report: Report, output: str | None) -> None:
         ]
         emit(rows, "table", columns=["target", "result", "status", "detail"])
         for line in _detail_lines(report.details):
-            click.echo(_mask(line))
+            click.echo(literal(_mask(line)))
         if report.check:
             planned = sum(r.outcome == "planned" for r in report.results)
             click.echo(

@@ -10,6 +10,7 @@ import click
 from provisioning_core.cli.common import (
     emit,
     extension_manager,
+    literal,
     output_format,
     output_option,
     say,
@@ -71,7 +72,7 @@ def plugin_info(name: str, kind: str | None, output: str | None) -> None:
         emit(results, output, key="plugins")
         return
     for item in results:
-        click.echo(f"{item['kind']} {item['name']} {item['version']}")
+        click.echo(literal(f"{item['kind']} {item['name']} {item['version']}"))
         for field in (
             "status",
             "reason",
@@ -91,7 +92,7 @@ def plugin_info(name: str, kind: str | None, output: str | None) -> None:
             value = item.get(field)
             if value not in (None, "", []):
                 shown = ", ".join(value) if isinstance(value, list) else value
-                click.echo(f"  {field.replace('_', ' ')}: {shown}")
+                click.echo(literal(f"  {field.replace('_', ' ')}: {shown}"))
 
 
 @plugin.command("validate")
@@ -114,7 +115,7 @@ def plugin_validate(target: str, kind: str | None, output: str | None) -> None:
         emit({"target": target, "kind": kind, **unstructure(report)}, output)
     else:
         for check, result in report.checks.items():
-            click.echo(f"{check:<11} {result}")
+            click.echo(literal(f"{check:<11} {result}"))
         for warning in report.warnings:
             say(f"warning: {warning}")
         for error in report.errors:

@@ -280,3 +280,19 @@ def test_operations_ack_needs_ids_or_all(prov, workspace):
     assert result.exit_code == 2
     assert "pass their ids, or --all" in result.stderr
     assert prov("operations", "list", "-o", "json").json() == {"operations": []}
+
+
+def test_tables_print_data_literally_never_as_markup_or_terminal_codes(prov, workspace):
+    workspace(FAST)
+    tag = "ticket=[link=http://x]OPS-1"
+    created = prov(*CREATE, "--tag", tag, "--tag", "note=\x1b]8;;http://evil\x07x\u202e")
+    assert created.exit_code == 0, created.output
+    table = prov("server", "info", "web", "-o", "table")
+    assert table.exit_code == 0, table.output
+    # the data as it is: Rich markup is not read, terminal codes are shown, not obeyed
+    assert "[link=http://x]OPS-1" in table.stdout
+    assert "\x1b" not in table.stdout
+    assert "\\x1b]8;;http://evil\\x07x\\u202e" in table.stdout
+    # and JSON keeps the exact values
+    [row] = prov("server", "list", "-o", "json").json()["servers"]
+    assert row["tags"]["ticket"] == "[link=http://x]OPS-1"
