@@ -58,6 +58,8 @@ class Settings:
         self.verbose = verbose
         self.debug = debug
         self.config: Config | None = None
+        #: --detailed-exitcode: a plan with changes exits 2
+        self.detailed_exitcode = False
 
 
 def _settings() -> Settings:
@@ -84,10 +86,23 @@ def output_option(f: F) -> F:
 
 
 def check_option(f: F) -> F:
-    """``--check``: change nothing, print the plan."""
+    """``--check``: change nothing, print the plan; ``--detailed-exitcode`` with it."""
+    f = click.option(
+        "--detailed-exitcode",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_detailed_exitcode,
+        help="With --check: exit 0 when nothing would change, 2 when changes are planned, "
+        "1 on an error (as terraform plan -detailed-exitcode).",
+    )(f)
     return click.option(
         "--check", is_flag=True, help="Change nothing anywhere; print what would be done."
     )(f)
+
+
+def _remember_detailed_exitcode(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _settings().detailed_exitcode = True
 
 
 def wait_option(f: F) -> F:
@@ -339,15 +354,37 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     for row in rows:
         # Text, not str: a cell is data, printed literally; a str would be read as Rich
         # markup, so "[grpc]" would vanish and "[link=...]" would drive the terminal
-        table.add_row(*(Text(literal(_mask(_cell(row.get(c))))) for c in columns))
+        cells = [Text(literal(_mask(_cell(row.get(c))))) for c in columns]
+        if "result" in columns:  # a report: terraform's symbols, coloured on a terminal
+            result = cells[columns.index("result")]
+            style = _STYLES.get(
+                {"+": "add", "~": "change", "-": "destroy"}.get(result.plain[:1], "")
+            )
+            if style and result.plain[1:2] == " ":
+                result.stylize(style, 0, 1)
+        table.add_row(*cells)
     stream = sys.stdout
     console = Console(file=stream, width=None if stream.isatty() else 200, soft_wrap=False)
     console.print(table)
 
 
+_SYMBOLS = {"add": "+", "change": "~", "destroy": "-"}
+_STYLES = {"add": "green", "change": "yellow", "destroy": "red"}
+
+
 def emit_report(report: Report, output: str | None) -> None:
-    """Print a report; errors and hints also go to stderr; exit 1 if anything failed."""
+    """Print a report; errors and hints also go to stderr; exit 1 if anything failed.
+
+    In a table each changed target's result carries terraform's symbol (``+`` add, ``~``
+    change, ``-`` destroy; coloured on a terminal), an unchanged one reads "no changes",
+    and a last line sums it up: "Plan: 1 to add, 0 to change, 0 to destroy." in check
+    mode, "Apply complete: 1 added, 0 changed, 0 destroyed." otherwise.  With
+    ``--detailed-exitcode`` a plan exits 2 when it has changes, 0 when it has none.
+    """
+    from provisioning_core.operations.report import change_kind, summary
+
     fmt = output_format(output)
+    kind = change_kind(report.operation)
     if fmt != "table":
         from provisioning_core.operations.report import report_data
 
@@ -356,21 +393,18 @@ def emit_report(report: Report, output: str | None) -> None:
         rows = [
             {
                 "target": r.target,
-                "result": r.outcome,
+                "result": _result_cell(r.outcome, kind),
                 "status": r.status,
-                "detail": "\n".join(r.actions) if r.ok else (r.error or ""),
+                "detail": ("" if r.outcome == "unchanged" else "\n".join(r.actions))
+                if r.ok
+                else (r.error or ""),
             }
             for r in report.results
         ]
         emit(rows, "table", columns=["target", "result", "status", "detail"])
         for line in _detail_lines(report.details):
             click.echo(literal(_mask(line)))
-        if report.check:
-            planned = sum(r.outcome == "planned" for r in report.results)
-            click.echo(
-                f"check mode: nothing was changed; {planned} of {len(report.results)} "
-                f"target(s) would change ({report.operation})"
-            )
+        click.echo(_summary_line(report, summary(report)))
     for r in report.results:
         if not r.ok:
             say(f"error: {r.target}: {r.error}" + (f"\n  hint: {r.hint}" if r.hint else ""))
@@ -383,6 +417,37 @@ def emit_report(report: Report, output: str | None) -> None:
         )
     if report.exit_code:
         raise SystemExit(report.exit_code)
+    if report.check and _settings().detailed_exitcode:
+        counts = summary(report)
+        if counts["add"] + counts["change"] + counts["destroy"]:
+            raise SystemExit(2)
+
+
+def _result_cell(outcome: str, kind: str) -> str:
+    if outcome == "unchanged":
+        return "no changes"
+    if outcome in {"planned", "done"}:
+        return f"{_SYMBOLS[kind]} {outcome}"
+    return outcome
+
+
+def _summary_line(report: Report, counts: dict[str, int]) -> str:
+    changes = counts["add"] + counts["change"] + counts["destroy"]
+    if report.check:
+        if not changes:
+            return "No changes: nothing to do. (check mode: nothing was changed)"
+        return (
+            f"Plan: {counts['add']} to add, {counts['change']} to change, "
+            f"{counts['destroy']} to destroy. (check mode: nothing was changed)"
+        )
+    done = f"{counts['add']} added, {counts['change']} changed, {counts['destroy']} destroyed" + (
+        f", {counts['unchanged']} unchanged" if counts["unchanged"] else ""
+    )
+    if report.interrupted or report.exit_code == 130:  # noqa: PLR2004 - interrupted
+        return f"Apply interrupted: {done}; {counts['failed']} not done."
+    if not report.ok:
+        return f"Apply incomplete: {done}; {counts['failed']} failed."
+    return f"Apply complete: {done}."
 
 
 def _detail_lines(details: dict[str, Any]) -> list[str]:

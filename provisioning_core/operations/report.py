@@ -14,7 +14,7 @@ from attrs import Factory
 from provisioning_core.errors import ProvisioningError
 from provisioning_core.operations.waiting import WaitCancelled
 
-__all__ = ["Report", "TargetResult", "error_message", "report_data"]
+__all__ = ["Report", "TargetResult", "change_kind", "error_message", "report_data", "summary"]
 
 
 _BAD_INPUT = 2  # ConfigError's exit code
@@ -103,6 +103,38 @@ class Report:
         return _BAD_INPUT if refused else 1
 
 
+#: what an operation does to its targets, as terraform's plans say it
+_ADDS = frozenset({"server.create", "taskserv.install", "cluster.create"})
+_DESTROYS = frozenset({"server.delete", "taskserv.uninstall", "cluster.delete"})
+
+
+def change_kind(operation: str) -> str:
+    """"add", "destroy" or "change": what ``operation`` does to a target it changes."""
+    if operation in _ADDS:
+        return "add"
+    if operation in _DESTROYS:
+        return "destroy"
+    return "change"
+
+
+def summary(report: Report) -> dict[str, int]:
+    """How many targets the report adds, changes, destroys (or would: check mode), and leaves.
+
+    A target counts when it is ``planned`` (check mode) or ``done``; ``unchanged`` ones are
+    counted apart, and so are ``failed``, ``interrupted`` and ``skipped`` ones.
+    """
+    counts = {"add": 0, "change": 0, "destroy": 0, "unchanged": 0, "failed": 0}
+    kind = change_kind(report.operation)
+    for result in report.results:
+        if result.outcome in {"planned", "done"}:
+            counts[kind] += 1
+        elif result.outcome == "unchanged":
+            counts["unchanged"] += 1
+        elif result.outcome in {"failed", "interrupted", "skipped"}:
+            counts["failed"] += 1
+    return counts
+
+
 def error_message(error: BaseException) -> str:
     """One line for the inventory and reports: a ProvisioningError's message, else type and text."""
     if isinstance(error, ProvisioningError):
@@ -111,9 +143,11 @@ def error_message(error: BaseException) -> str:
 
 
 def report_data(report: Report) -> dict[str, Any]:
-    """The report as ``-o json`` prints it (and the HTTP API returns it): plain data and ``ok``."""
+    """The report as ``-o json`` prints it (and the HTTP API returns it): plain data, ``ok``
+    and ``summary`` (:func:`summary`)."""
     from provisioning_core.convert import unstructure
 
     data: dict[str, Any] = unstructure(report)
     data["ok"] = report.ok
+    data["summary"] = summary(report)
     return data

@@ -296,3 +296,33 @@ def test_tables_print_data_literally_never_as_markup_or_terminal_codes(prov, wor
     # and JSON keeps the exact values
     [row] = prov("server", "list", "-o", "json").json()["servers"]
     assert row["tags"]["ticket"] == "[link=http://x]OPS-1"
+
+
+def test_plans_and_applies_are_summed_up_as_terraform_does(prov, workspace):
+    workspace(FAST)
+    two = ("server", "create", "web", "-p", "recording", "--plan", "small", "--zone", "test-1",
+           "--count", "2")  # fmt: skip
+    plan = prov(*two, "--check", "-o", "table")
+    assert plan.exit_code == 0, plan.output
+    assert "+ planned" in plan.stdout
+    assert plan.stdout.rstrip().endswith(
+        "Plan: 2 to add, 0 to change, 0 to destroy. (check mode: nothing was changed)"
+    )
+    detailed = prov(*two, "--check", "--detailed-exitcode", "-o", "json")
+    assert detailed.exit_code == 2, detailed.output  # changes planned
+    assert detailed.json()["summary"] == {
+        "add": 2, "change": 0, "destroy": 0, "unchanged": 0, "failed": 0
+    }  # fmt: skip
+    applied = prov(*two, "-o", "table")
+    assert applied.exit_code == 0, applied.output
+    assert applied.stdout.rstrip().endswith("Apply complete: 2 added, 0 changed, 0 destroyed.")
+    gone = prov("server", "delete", "web-1", "--check", "-o", "table")
+    assert "- planned" in gone.stdout
+    assert "Plan: 0 to add, 0 to change, 1 to destroy." in gone.stdout
+    # nothing to do: exit 0 with --detailed-exitcode, and it says so
+    install = ("taskserv", "install", "rectask", "-s", "web-2")
+    assert prov(*install).exit_code == 0
+    again = prov(*install, "--check", "--detailed-exitcode", "-o", "table")
+    assert again.exit_code == 0, again.output
+    assert "no changes" in again.stdout
+    assert "No changes: nothing to do." in again.stdout
