@@ -7,8 +7,12 @@ behind the Secret type itself.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
+import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -60,6 +64,9 @@ class Settings:
         self.config: Config | None = None
         #: --detailed-exitcode: a plan with changes exits 2
         self.detailed_exitcode = False
+        #: -o wide: tables keep every column; --no-headers: tables without a header
+        self.wide = False
+        self.no_headers = False
 
 
 def _settings() -> Settings:
@@ -75,14 +82,39 @@ def _settings() -> Settings:
 
 
 def output_option(f: F) -> F:
-    """``-o/--output table|json|yaml``."""
+    """``-o/--output table|wide|json|yaml`` and ``--no-headers``.
+
+    ``wide`` is a table with every column (a narrow terminal's table drops the
+    last columns first); commands see it as ``table``.
+    """
+    f = click.option(
+        "--no-headers",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_no_headers,
+        help="Tables without their header line (for scripts reading columns).",
+    )(f)
     return click.option(
         "-o",
         "--output",
-        type=click.Choice(OUTPUTS),
+        type=click.Choice((*OUTPUTS, "wide")),
         default=None,
-        help="Output format (default: table on a terminal, json otherwise).",
+        callback=_remember_wide,
+        help="Output format (default: table on a terminal, json otherwise; wide: a table "
+        "with every column).",
     )(f)
+
+
+def _remember_wide(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value == "wide":
+        _settings().wide = True
+        return "table"
+    return value
+
+
+def _remember_no_headers(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _settings().no_headers = True
 
 
 def check_option(f: F) -> F:
@@ -342,30 +374,114 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]00:00)$")
+_ALWAYS_SHOWN = 2  # columns a narrow table never drops
+_PIPED_WIDTH = 200
+_WIDE_WIDTH = 1000
+
+
+def _table_width(tty: bool, *, wide: bool) -> int:
+    """The terminal's width; 200 piped; for ``-o wide`` what the cells need (kubectl's way)."""
+    if wide:
+        return _WIDE_WIDTH
+    return shutil.get_terminal_size().columns if tty else _PIPED_WIDTH
+
+
+def _table_cell(value: Any) -> str:
+    text = _cell(value)
+    match = _TIMESTAMP.match(text)
+    if match:  # a UTC timestamp, to the second: one token that fits a table
+        return f"{match.group(1)} {match.group(2)}"
+    return text
+
+
+def _ascii_only() -> bool:
+    """A terminal that cannot show box-drawing characters: TERM=dumb, or a C/POSIX locale."""
+    if os.environ.get("TERM") == "dumb":
+        return True
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return value in {"C", "POSIX"} or "utf" not in value.lower().replace("-", "")
+    return False
+
+
+def _fit(columns: list[str], cells: list[list[str]], width: int) -> list[int]:
+    """The indexes of the columns shown: the last ones dropped until the rest fit ``width``."""
+    natural = [
+        max([len(c.upper())] + [max(map(len, row[i].split("\n"))) for row in cells])
+        for i, c in enumerate(columns)
+    ]
+    shown = list(range(len(columns)))
+    # between two columns: a space of padding each side and the rule's own column
+    while (
+        len(shown) > _ALWAYS_SHOWN and sum(natural[i] for i in shown) + 3 * (len(shown) - 1) > width
+    ):
+        shown.pop()
+    return shown
+
+
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A table: cells literal, never split mid-word, the last columns dropped when narrow.
+
+    On a terminal the table fits its width: a word too long for its column is
+    cut with "…", and listings (more than four columns) drop their last columns
+    first, saying which (``-o wide`` keeps them).  Piped, it is 200 columns wide
+    and has no trailing spaces.  ``TERM=dumb`` or a C locale draw ASCII rules.
+    """
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, highlight=False)
-    for column in columns:
-        table.add_column(column.upper().replace("_", " "), overflow="fold")
-    for row in rows:
+    settings = _settings()
+    stream = sys.stdout
+    tty = stream.isatty()
+    ascii_only = _ascii_only()
+    console = Console(
+        file=io.StringIO(),
+        width=_table_width(tty, wide=settings.wide),
+        soft_wrap=False,
+        force_terminal=tty and not ascii_only,
+        color_system="auto" if tty and not ascii_only else None,
+        legacy_windows=False,
+    )
+    cells = [[literal(_mask(_table_cell(row.get(c)))) for c in columns] for row in rows]
+    shown = list(range(len(columns)))
+    if tty and not settings.wide and len(columns) > 4:  # noqa: PLR2004 - listings, not reports
+        shown = _fit(columns, cells, console.width)
+    rules = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
+    table = Table(
+        box=rules if ascii_only else box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        highlight=False,
+        show_header=not settings.no_headers,
+        safe_box=ascii_only,
+    )
+    for i in shown:
+        table.add_column(columns[i].upper().replace("_", " "), overflow="ellipsis")
+    for row in cells:
         # Text, not str: a cell is data, printed literally; a str would be read as Rich
         # markup, so "[grpc]" would vanish and "[link=...]" would drive the terminal
-        cells = [Text(literal(_mask(_cell(row.get(c))))) for c in columns]
-        if "result" in columns:  # a report: terraform's symbols, coloured on a terminal
-            result = cells[columns.index("result")]
+        texts = [Text(row[i]) for i in shown]
+        if "result" in columns and columns.index("result") in shown:  # a report's symbols
+            result = texts[shown.index(columns.index("result"))]
             style = _STYLES.get(
                 {"+": "add", "~": "change", "-": "destroy"}.get(result.plain[:1], "")
             )
             if style and result.plain[1:2] == " ":
                 result.stylize(style, 0, 1)
-        table.add_row(*cells)
-    stream = sys.stdout
-    console = Console(file=stream, width=None if stream.isatty() else 200, soft_wrap=False)
+        table.add_row(*texts)
     console.print(table)
+    rendered = console.file.getvalue()  # type: ignore[attr-defined]
+    if not tty or settings.wide:  # no trailing padding where no terminal width is filled
+        rendered = "\n".join(line.rstrip() for line in rendered.split("\n"))
+    stream.write(rendered)
+    stream.flush()
+    hidden = [columns[i] for i in range(len(columns)) if i not in shown]
+    if hidden:
+        say(f"(not shown: {', '.join(hidden)}; -o wide shows every column)")
 
 
 _SYMBOLS = {"add": "+", "change": "~", "destroy": "-"}
