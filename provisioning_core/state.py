@@ -706,12 +706,36 @@ class Inventory:
                 (_iso(_now()), op_id),
             )
 
-    def operations(self, *, limit: int = 50, status: str | None = None) -> list[OperationRecord]:
-        """The newest ``limit`` operations, newest first, optionally of one status."""
+    def operations(
+        self,
+        *,
+        limit: int = 50,
+        status: str | None = None,
+        target: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+    ) -> list[OperationRecord]:
+        """The newest ``limit`` operations, newest first; filtered by each filter given.
+
+        ``target`` matches a target exactly or as the part before or after ``@``
+        (``web-1`` finds ``my-service@web-1``); ``action`` exactly or as its
+        verb (``create`` finds ``server.create``); ``since``: started then or later.
+        """
         return self._operations(
-            "SELECT * FROM operations WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2",
-            (status, limit),
+            "SELECT * FROM operations WHERE (?1 IS NULL OR status = ?1)"
+            " AND (?2 IS NULL OR target = ?2 OR (instr(target, '@') > 0 AND ("
+            "substr(target, 1, instr(target, '@') - 1) = ?2"
+            " OR substr(target, instr(target, '@') + 1) = ?2)))"
+            " AND (?3 IS NULL OR action = ?3 OR substr(action, instr(action, '.') + 1) = ?3)"
+            " AND (?4 IS NULL OR started_at >= ?4)"
+            " ORDER BY id DESC LIMIT ?5",
+            (status, target, action, None if since is None else _iso(since), limit),
         )
+
+    def operation(self, op_id: int) -> OperationRecord | None:
+        """The operation ``op_id``, or None."""
+        found = self._operations("SELECT * FROM operations WHERE id = ?", (op_id,))
+        return found[0] if found else None
 
     def _operations(self, sql: str, params: Sequence[object] = ()) -> list[OperationRecord]:
         return [

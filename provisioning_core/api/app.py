@@ -44,6 +44,7 @@ from provisioning_core.errors import (
     ConfigError,
     ExtensionNotFound,
     ExtensionNotLoaded,
+    InputError,
     ProvisioningError,
     ServerNotFound,
     TransientError,
@@ -709,11 +710,33 @@ def _history_routes(app: FastAPI, state: _State) -> None:
     def audit(
         limit: Annotated[int, Query(ge=1, le=10_000)] = 20,
         status: Annotated[str | None, Query(pattern=_OPERATION_STATUSES)] = None,
+        target: str | None = None,
+        action: str | None = None,
+        since: Annotated[str | None, Query(description="30m, 2h, 7d, 1w or a UTC date")] = None,
     ) -> JSONResponse:
-        from provisioning_core.operations.history import recent_operations
+        from provisioning_core.operations.history import (
+            operation_row,
+            parse_since,
+            recent_operations,
+        )
+
+        started = None if since is None else parse_since(since, field="$.since")
+        with state.engine() as engine:
+            found = recent_operations(
+                engine, limit=limit, status=status, target=target, action=action, since=started
+            )
+            return state.ok({"operations": [operation_row(op) for op in found]})
+
+    @app.get(f"{history}/{{op_id}}", tags=["history"], summary="One operation of the trail")
+    def audit_one(op_id: int) -> JSONResponse:
+        from provisioning_core.operations.history import operation_row, show_operation
 
         with state.engine() as engine:
-            return state.ok({"operations": recent_operations(engine, limit=limit, status=status)})
+            try:
+                found = show_operation(engine, op_id)
+            except InputError as exc:
+                raise ApiError(404, exc.message, hint=exc.hint) from None
+            return state.ok(operation_row(found))
 
     @app.post(
         f"{history}/ack",

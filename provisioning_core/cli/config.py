@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from provisioning_core.cli.common import emit, load_config_for, output_option, say
+from provisioning_core.cli.common import emit, load_config_for, output_format, output_option, say
 
 if TYPE_CHECKING:
     from provisioning_core.operations import Engine
@@ -64,12 +64,38 @@ def operations() -> None:
 @operations.command("list")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--status", type=click.Choice(["running", "succeeded", "failed", "interrupted"]))
+@click.option(
+    "--target", metavar="NAME", help="Only this target (web-1 also finds my-service@web-1)."
+)
+@click.option("--action", metavar="ACTION", help="Only this action (server.create, or create).")
+@click.option(
+    "--since", metavar="WHEN", help="Started since: 30m, 2h, 7d, 1w, or a UTC date or time."
+)
 @output_option
-def list_(limit: int, status: str | None, output: str | None) -> None:
-    """List recent operations, newest first."""
-    from provisioning_core.operations.history import recent_operations
+def list_(
+    limit: int,
+    status: str | None,
+    target: str | None,
+    action: str | None,
+    since: str | None,
+    output: str | None,
+) -> None:
+    """List recent operations, newest first.
 
-    rows = recent_operations(_engine(), limit=limit, status=status)
+    \b
+    Examples:
+      prov operations list --status failed --since 1d
+      prov operations list --target web-1 --action create
+    """
+    from provisioning_core.operations.history import operation_row, parse_since, recent_operations
+
+    started = parse_since(since) if since is not None else None
+    rows = [
+        operation_row(op)
+        for op in recent_operations(
+            _engine(), limit=limit, status=status, target=target, action=action, since=started
+        )
+    ]
     emit(
         rows,
         output,
@@ -80,12 +106,36 @@ def list_(limit: int, status: str | None, output: str | None) -> None:
             "target",
             "provider",
             "status",
+            "changed",
             "started_at",
-            "finished_at",
+            "duration_seconds",
             "error",
         ],
         empty="no operations recorded",
     )
+
+
+@operations.command("show")
+@click.argument("op_id", metavar="ID", type=int)
+@output_option
+def show_operation_(op_id: int, output: str | None) -> None:
+    """Show operation ID: its target, actions, changes, duration, who ran it, how it ended.
+
+    \b
+    Example:
+      prov operations show 12
+    """
+    from provisioning_core.operations.history import operation_row, show_operation
+
+    row = operation_row(show_operation(_engine(), op_id))
+    if output_format(output) != "table":
+        emit(row, output)
+        return
+    # one line per field; details (actions, server ids, the job) one per line
+    details = row.pop("details")
+    fields = [{"field": k, "value": v} for k, v in row.items()]
+    fields += [{"field": f"details.{k}", "value": v} for k, v in details.items()]
+    emit(fields, "table", columns=["field", "value"])
 
 
 @operations.command("ack")

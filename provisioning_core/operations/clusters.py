@@ -189,7 +189,7 @@ def _by_plugin(
                 except ProvisioningError as exc:
                     op.finish("failed", error=exc.message)
                     return TargetResult.failure(name, exc, actions=list(result.actions))
-            op.finish("succeeded", changed=result.changed)
+            op.finish("succeeded", changed=result.changed, actions=list(result.actions))
         return TargetResult(
             name,
             "done" if result.changed else "unchanged",

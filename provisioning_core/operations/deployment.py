@@ -448,7 +448,7 @@ class Deployment:
                 )
             elif step.action in {"install", "upgrade"}:
                 self._record(step, "deployed", version=version)
-            op.finish("succeeded", changed=result.changed)
+            op.finish("succeeded", changed=result.changed, actions=list(result.actions))
         return _Done(
             result.changed,
             list(result.actions) or ([result.message] if result.message else []),

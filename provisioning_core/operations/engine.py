@@ -56,6 +56,16 @@ def _silent(_target: str, _message: str) -> None:
     pass
 
 
+def _user() -> str:
+    """Who runs this: the login name, for the audit trail ("unknown" if it cannot be told)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid, no environment variable
+        return "unknown"
+
+
 @attrs.frozen
 class Provider:
     """A loaded provider with its settings: what server operations call."""
@@ -399,8 +409,9 @@ class Engine:
         "failed" with the exception's message; a normal exit, "succeeded" —
         unless the block called :meth:`Recorded.finish` itself.
         """
+        details = {**(details or {}), "user": _user()}
         if self.job is not None:
-            details = {**(details or {}), "job": self.job}
+            details["job"] = self.job
         op = Recorded(self.inventory, action, target, provider=provider, details=details)
         try:
             yield op

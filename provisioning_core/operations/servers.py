@@ -357,7 +357,7 @@ def _create_one(engine: Engine, p: Provider, config: ServerConfig, *, wait: bool
                     config.hostname, exc, actions=actions, data=unstructure(server)
                 )
             actions.append(f"{server.hostname} is running")
-        op.finish("succeeded", server_id=server.id)
+        op.finish("succeeded", server_id=server.id, actions=actions)
     return TargetResult(
         config.hostname, "done", server.status.value, actions, data=unstructure(server)
     )

@@ -142,7 +142,7 @@ def run_taskserv(
                     except ProvisioningError as exc:
                         op.finish("failed", error=exc.message)
                         return TargetResult.failure(target.label, exc, actions=result.actions)
-                op.finish("succeeded", changed=result.changed)
+                op.finish("succeeded", changed=result.changed, actions=list(result.actions))
             return TargetResult(
                 target.label,
                 outcome,

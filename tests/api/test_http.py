@@ -563,6 +563,13 @@ def test_the_audit_trail_is_read_and_acknowledged_over_http(serve, installed) ->
         trail = again.get("/api/v1/history", params={"status": "interrupted"}).json()["data"]
         [op] = trail["operations"]
         assert op["action"] == "server.create"
+        one = again.get(f"/api/v1/history/{op['id']}").json()["data"]
+        assert (one["id"], one["status"], one["job"]) == (op["id"], "interrupted", op["job"])
+        assert again.get("/api/v1/history/9999").status_code == 404
+        assert again.get("/api/v1/history", params={"since": "soon"}).status_code == 400
+        assert again.get("/api/v1/history", params={"action": "create"}).json()["data"][
+            "operations"
+        ]
         assert again.post("/api/v1/history/ack", {}).status_code == 400  # say which
         assert again.post("/api/v1/history/ack", {"ids": ["x"]}).status_code == 422
         acked = again.post("/api/v1/history/ack", {"ids": [op["id"]]})

@@ -326,3 +326,34 @@ def test_plans_and_applies_are_summed_up_as_terraform_does(prov, workspace):
     assert again.exit_code == 0, again.output
     assert "no changes" in again.stdout
     assert "No changes: nothing to do." in again.stdout
+
+
+def test_the_audit_trail_answers_questions(prov, workspace):
+    workspace(FAST)
+    assert prov(*CREATE, "--count", "2").exit_code == 0
+    assert prov("taskserv", "install", "rectask", "-s", "web-1").exit_code == 0
+    trail = prov("operations", "list", "-o", "json").json()["operations"]
+    install = next(op for op in trail if op["action"] == "taskserv.install")
+    assert install["user"]
+    assert install["changed"] is True
+    assert install["duration_seconds"] >= 0
+    # filters: a target finds its taskservs too, an action by its verb, a time
+    by_target = prov("operations", "list", "--target", "web-1", "-o", "json").json()
+    assert {op["target"] for op in by_target["operations"]} == {"web-1", "rectask@web-1"}
+    by_action = prov("operations", "list", "--action", "create", "-o", "json").json()
+    assert {op["action"] for op in by_action["operations"]} == {"server.create"}
+    assert prov("operations", "list", "--since", "1h", "-o", "json").json()["operations"]
+    future = prov("operations", "list", "--since", "2999-01-01", "-o", "json").json()
+    assert future["operations"] == []
+    bad = prov("operations", "list", "--since", "yesterday")
+    assert bad.exit_code == 2
+    assert "@ --since" in bad.stderr
+    shown = prov("operations", "show", str(install["id"]), "-o", "json").json()
+    assert shown["target"] == "rectask@web-1"
+    assert shown["details"]["actions"] == ["download rectask 2.0.0", "install rectask 2.0.0",
+                                           "start rectask"]  # fmt: skip
+    table = prov("operations", "show", str(install["id"]), "-o", "table")
+    assert "details.actions" in table.stdout
+    missing = prov("operations", "show", "9999")
+    assert missing.exit_code == 2
+    assert "no operation 9999" in missing.stderr
