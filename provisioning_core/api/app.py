@@ -614,11 +614,11 @@ def _server_routes(app: FastAPI, state: _State) -> None:
     servers = f"{API_PREFIX}/servers"
 
     @app.get(servers, tags=["servers"], summary="Servers, inventory reconciled with providers")
-    def list_servers(provider: str | None = None) -> JSONResponse:
+    def list_servers(provider: str | None = None, all: bool = False) -> JSONResponse:  # noqa: A002
         from provisioning_core.operations import servers as ops
 
         with state.engine() as engine:
-            rows, warnings = ops.list_servers(engine, provider=provider)
+            rows, warnings = ops.list_servers(engine, provider=provider, include_deleted=all)
         return state.ok({"servers": rows}, warnings=warnings)
 
     @app.get(f"{servers}/{{server}}", tags=["servers"], summary="A server as its provider sees it")

@@ -179,13 +179,18 @@ def info(server: str, provider: str | None, check: bool, output: str | None) -> 
 @server.command("list")
 @provider_option(help_text="Only this provider (default: every provider in the inventory).")
 @click.option(
+    "--all", "include_deleted", is_flag=True, help="Include the servers prov deleted (history)."
+)
+@click.option(
     "--allow-partial",
     is_flag=True,
     help="Exit 0 even when a provider did not answer (its servers then come from the "
     "inventory alone).",
 )
 @output_option
-def list_(provider: str | None, allow_partial: bool, output: str | None) -> None:
+def list_(
+    provider: str | None, include_deleted: bool, allow_partial: bool, output: str | None
+) -> None:
     """List servers, reconciling the inventory with the providers.
 
     WHERE says who knows the server: both, the provider only (not created by
@@ -198,7 +203,7 @@ def list_(provider: str | None, allow_partial: bool, output: str | None) -> None
     from provisioning_core.operations import servers as ops
 
     engine = engine_for()
-    rows, warnings = ops.list_servers(engine, provider=provider)
+    rows, warnings = ops.list_servers(engine, provider=provider, include_deleted=include_deleted)
     for warning in warnings:
         say(f"warning: {warning}")
     emit(

@@ -109,7 +109,7 @@ _DESTROYS = frozenset({"server.delete", "taskserv.uninstall", "cluster.delete"})
 
 
 def change_kind(operation: str) -> str:
-    """"add", "destroy" or "change": what ``operation`` does to a target it changes."""
+    """ "add", "destroy" or "change": what ``operation`` does to a target it changes."""
     if operation in _ADDS:
         return "add"
     if operation in _DESTROYS:

@@ -679,9 +679,12 @@ def server_info(engine: Engine, ref: str, *, provider: str | None = None) -> Ser
 
 
 def list_servers(
-    engine: Engine, *, provider: str | None = None
+    engine: Engine, *, provider: str | None = None, include_deleted: bool = False
 ) -> tuple[list[ServerRow], list[str]]:
     """Servers from the inventory and the providers, reconciled; and warnings.
+
+    ``include_deleted`` adds the servers prov deleted, which the inventory keeps as
+    history (status and note ``deleted``).
 
     With ``provider``, that provider's servers; without, every provider the
     inventory has servers on.  A provider that cannot be reached still shows
@@ -704,6 +707,12 @@ def list_servers(
             rows.extend(_inventory_row(r, "provider unavailable") for r in mine)
             continue
         rows.extend(_reconcile(engine, name, mine, remote))
+    if include_deleted and engine.inventory_exists():
+        rows.extend(
+            attrs.evolve(_inventory_row(r, "deleted"), status="deleted")
+            for r in engine.inventory.servers(provider, include_deleted=True)
+            if r.deleted
+        )
     return rows, warnings
 
 

@@ -357,3 +357,14 @@ def test_the_audit_trail_answers_questions(prov, workspace):
     missing = prov("operations", "show", "9999")
     assert missing.exit_code == 2
     assert "no operation 9999" in missing.stderr
+
+
+def test_server_list_all_includes_the_deleted_ones(prov, workspace):
+    workspace(FAST)
+    assert prov(*CREATE, "--count", "2").exit_code == 0
+    assert prov("server", "delete", "web-1", "--wait").exit_code == 0
+    current = prov("server", "list", "-o", "json").json()["servers"]
+    assert [r["hostname"] for r in current] == ["web-2"]
+    everything = prov("server", "list", "--all", "-o", "json").json()["servers"]
+    deleted = [r for r in everything if r["status"] == "deleted"]
+    assert [(r["hostname"], r["note"]) for r in deleted] == [("web-1", "deleted")]
