@@ -650,6 +650,15 @@ def _server_routes(app: FastAPI, state: _State) -> None:
 def _taskserv_routes(app: FastAPI, state: _State) -> None:
     taskservs = f"{API_PREFIX}/taskservs"
 
+    @app.get(taskservs, tags=["taskservs"], summary="What is installed where")
+    def taskserv_list(server: str | None = None, refresh: bool = False) -> JSONResponse:
+        from provisioning_core.operations.taskservs import installed_taskservs
+
+        with state.engine() as engine:
+            return state.ok(
+                {"taskservs": installed_taskservs(engine, server=server, refresh=refresh)}
+            )
+
     @app.get(f"{taskservs}/{{name}}/status", tags=["taskservs"], summary="State on each server")
     def taskserv_status(name: str, server: _Servers, provider: str | None = None) -> JSONResponse:
         from provisioning_core.operations.taskservs import taskserv_status as status

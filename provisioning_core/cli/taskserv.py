@@ -116,6 +116,32 @@ upgrade = _action(
 )
 
 
+@taskserv.command("list")
+@click.option("--server", "-s", "server", metavar="SERVER", help="Only this server.")
+@click.option("--refresh", is_flag=True, help="Ask each server how its taskservs are now.")
+@output_option
+def list_(server: str | None, refresh: bool, output: str | None) -> None:
+    """List the taskservs installed on each server, from the audit trail.
+
+    \b
+    VERSION is the version installed (or asked for, when it was not seen);
+    --refresh asks each server for RUNNING, HEALTHY and a MESSAGE.
+    Examples:
+      prov taskserv list
+      prov taskserv list --server web-1 --refresh
+    """
+    from provisioning_core.operations.taskservs import installed_taskservs
+
+    engine = engine_for()
+    emit(
+        installed_taskservs(engine, server=server, refresh=refresh),
+        output,
+        key="taskservs",
+        columns=["server", "taskserv", "version", "installed_at", "running", "healthy", "message"],
+        empty="no taskserv installed by prov" + (f" on {server}" if server else ""),
+    )
+
+
 @taskserv.command("status")
 @click.argument("name")
 @_server_option()

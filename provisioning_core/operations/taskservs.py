@@ -142,7 +142,13 @@ def run_taskserv(
                     except ProvisioningError as exc:
                         op.finish("failed", error=exc.message)
                         return TargetResult.failure(target.label, exc, actions=result.actions)
-                op.finish("succeeded", changed=result.changed, actions=list(result.actions))
+                installed = (status.version if status else None) or result.details.get("version")
+                op.finish(
+                    "succeeded",
+                    changed=result.changed,
+                    actions=list(result.actions),
+                    **({"installed_version": str(installed)} if installed else {}),
+                )
             return TargetResult(
                 target.label,
                 outcome,
@@ -311,6 +317,62 @@ def taskserv_status(
             raise outcome.error
         statuses.append({"server": target.label, **unstructure(outcome.value)})
     return statuses
+
+
+_INSTALLING = ("taskserv.install", "taskserv.upgrade", "taskserv.uninstall")
+
+
+def installed_taskservs(
+    engine: Engine, *, server: str | None = None, refresh: bool = False
+) -> list[dict[str, Any]]:
+    """What is installed where, as the audit trail says: one row per taskserv and server.
+
+    The last install, upgrade or uninstall that succeeded decides: an uninstall
+    removes the row.  ``version`` is the version installed when it is known (the
+    plugin said, or ``--wait`` saw it), else the one asked for.  ``refresh`` asks
+    each server (the taskserv's ``status`` hook) for ``running``, ``healthy`` and
+    ``message``; otherwise they are None.
+    """
+    if not engine.inventory_exists():
+        return []
+    latest: dict[tuple[str, str], Any] = {}
+    for op in reversed(engine.inventory.operations(limit=100_000, status="succeeded")):
+        if op.action not in _INSTALLING or "@" not in op.target:
+            continue
+        name, host = op.target.split("@", 1)
+        if server is None or host == server:
+            latest[(name, host)] = op
+    rows = []
+    for (name, host), op in sorted(latest.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if op.action == "taskserv.uninstall":
+            continue
+        version = op.details.get("installed_version") or op.details.get("version")
+        rows.append(
+            {
+                "server": host,
+                "taskserv": name,
+                "version": version,
+                "installed_at": (op.finished_at or op.started_at).isoformat(),
+                "provider": op.provider,
+                "running": None,
+                "healthy": None,
+                "message": None,
+            }
+        )
+    if refresh:
+        for row in rows:
+            try:
+                [status] = taskserv_status(engine, row["taskserv"], [row["server"]])
+            except ProvisioningError as exc:
+                row["message"] = exc.message
+                continue
+            row.update(
+                running=status.get("running"),
+                healthy=status.get("healthy"),
+                message=status.get("message"),
+                version=status.get("version") or row["version"],
+            )
+    return rows
 
 
 def taskserv_versions(engine: Engine, name: str) -> list[TaskservVersion]:

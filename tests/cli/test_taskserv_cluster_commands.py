@@ -148,3 +148,25 @@ def test_plugin_info_module_verbs_and_config_show(prov, workspace):
     shown = prov("config", "show", "-o", "json").json()
     assert shown["config"]["operations"]["wait_interval"] == 0.05
     assert any(s.startswith("workspace: ") for s in shown["sources"])
+
+
+def test_taskserv_list_shows_what_is_installed_where(prov, workspace):
+    _servers(prov, workspace)
+    assert prov("taskserv", "list", "-o", "json").json() == {"taskservs": []}
+    assert prov("taskserv", "install", "rectask", "-s", "web-1", "-s", "web-2").exit_code == 0
+    up = ("taskserv", "upgrade", "rectask", "-s", "web-2", "--version", "2.0.0", "--wait")
+    assert prov(*up).exit_code == 0
+    rows = prov("taskserv", "list", "-o", "json").json()["taskservs"]
+    # web-1's version was neither asked for nor seen (no --wait): not made up
+    assert [(r["server"], r["taskserv"], r["version"]) for r in rows] == [
+        ("web-1", "rectask", None),
+        ("web-2", "rectask", "2.0.0"),
+    ]
+    assert all(r["installed_at"] and r["running"] is None for r in rows)
+    fresh = prov("taskserv", "list", "--server", "web-1", "--refresh", "-o", "json").json()
+    [row] = fresh["taskservs"]
+    assert (row["server"], row["running"], row["healthy"]) == ("web-1", True, True)
+    assert row["version"] == "2.0.0"  # the server said
+    assert prov("taskserv", "uninstall", "rectask", "-s", "web-1").exit_code == 0
+    after = prov("taskserv", "list", "-o", "json").json()["taskservs"]
+    assert [r["server"] for r in after] == ["web-2"]
