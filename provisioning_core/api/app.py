@@ -686,6 +686,13 @@ def _taskserv_routes(app: FastAPI, state: _State) -> None:
 def _cluster_routes(app: FastAPI, state: _State) -> None:
     clusters = f"{API_PREFIX}/clusters"
 
+    @app.get(clusters, tags=["clusters"], summary="The configured clusters")
+    def cluster_list() -> JSONResponse:
+        from provisioning_core.operations.clusters import list_clusters
+
+        with state.engine() as engine:
+            return state.ok({"clusters": list_clusters(engine)})
+
     @app.get(f"{clusters}/{{name}}", tags=["clusters"], summary="A cluster's status")
     def cluster_status(name: str) -> JSONResponse:
         from provisioning_core.operations.clusters import cluster_status as status

@@ -112,6 +112,27 @@ def restart_component(
     _run("restart_component", name, check, wait, output, component=component)
 
 
+@cluster.command("list")
+@output_option
+def list_(output: str | None) -> None:
+    """List the clusters the configuration names, and their last operation.
+
+    \b
+    Example:
+      prov cluster list
+    """
+    from provisioning_core.operations.clusters import list_clusters
+
+    engine = engine_for()
+    emit(
+        list_clusters(engine),
+        output,
+        key="clusters",
+        columns=["name", "type", "version", "components", "last_action", "last_status", "last_at"],
+        empty="no cluster configured: add a [clusters.NAME] table (see docs/clusters.md)",
+    )
+
+
 @cluster.command("status")
 @click.argument("name")
 @output_option

@@ -39,6 +39,7 @@ __all__ = [
     "cluster_status",
     "component_status",
     "components",
+    "list_clusters",
     "run_cluster",
 ]
 
@@ -404,6 +405,42 @@ def cluster_status(engine: Engine, name: str) -> ClusterStatus:
         return _deployment(engine, ext, config, "status").status()
     status: ClusterStatus = ext.call("status", config=config)
     return status
+
+
+def list_clusters(engine: Engine) -> list[dict[str, Any]]:
+    """Every cluster the configuration names, with what the inventory knows of it.
+
+    ``type`` and ``version`` come from ``[clusters.NAME]``; ``last_action``,
+    ``last_status`` and ``last_at`` from the audit trail's latest cluster
+    operation on it; ``components`` counts the placements recorded (cluster
+    engine deployments).  Nothing is asked of a plugin: ``prov cluster status``
+    does that.
+    """
+    configured = engine.config.get("clusters", {}) or {}
+    latest: dict[str, Any] = {}
+    placed: dict[str, int] = {}
+    if engine.inventory_exists():
+        for record in engine.inventory.operations(limit=100_000):
+            if record.action.startswith("cluster.") and record.target not in latest:
+                latest[record.target] = record
+        for name in configured:
+            placed[name] = len(engine.inventory.components(name))
+    rows = []
+    for name in sorted(configured):
+        table = configured[name] if isinstance(configured[name], dict) else {}
+        op: Any = latest.get(name)
+        rows.append(
+            {
+                "name": name,
+                "type": table.get("type", name),
+                "version": table.get("version"),
+                "components": placed.get(name, 0),
+                "last_action": op.action.removeprefix("cluster.") if op else None,
+                "last_status": op.status if op else None,
+                "last_at": (op.finished_at or op.started_at).isoformat() if op else None,
+            }
+        )
+    return rows
 
 
 def components(engine: Engine, name: str) -> list[Component]:

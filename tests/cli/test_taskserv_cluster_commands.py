@@ -170,3 +170,19 @@ def test_taskserv_list_shows_what_is_installed_where(prov, workspace):
     assert prov("taskserv", "uninstall", "rectask", "-s", "web-1").exit_code == 0
     after = prov("taskserv", "list", "-o", "json").json()["taskservs"]
     assert [r["server"] for r in after] == ["web-2"]
+
+
+def test_cluster_list_names_the_configured_clusters_and_their_last_operation(prov, workspace):
+    workspace(
+        FAST
+        + '\n[clusters.ci]\ntype = "reccluster"\nversion = "1.0.0"\n'
+        + '\n[clusters.shop]\ntype = "reccluster"\n'
+    )
+    assert prov("cluster", "create", "ci", "--wait").exit_code == 0
+    rows = prov("cluster", "list", "-o", "json").json()["clusters"]
+    assert [(r["name"], r["type"], r["version"]) for r in rows] == [
+        ("ci", "reccluster", "1.0.0"),
+        ("shop", "reccluster", None),
+    ]
+    assert (rows[0]["last_action"], rows[0]["last_status"]) == ("create", "succeeded")
+    assert rows[1]["last_action"] is None
