@@ -511,6 +511,8 @@ def test_every_taskserv_cluster_and_server_action_over_http(serve) -> None:
     assert api.job("/api/v1/taskservs/install", install)["status"] == "succeeded"
     status = api.get("/api/v1/taskservs/rectask/status", params={"server": ["web-1", "web-2"]})
     assert [s["server"] for s in status.json()["data"]["statuses"]] == ["web-1", "web-2"]
+    installed = api.get("/api/v1/taskservs", params={"server": "web-1"}).json()["data"]
+    assert [(r["server"], r["taskserv"]) for r in installed["taskservs"]] == [("web-1", "rectask")]
     versions = api.get("/api/v1/taskservs/rectask/versions").json()["data"]["versions"]
     assert versions[0]["version"] == "2.0.0"
     updates = api.get("/api/v1/taskservs/rectask/updates", params={"server": "web-2"})
@@ -526,6 +528,8 @@ def test_every_taskserv_cluster_and_server_action_over_http(serve) -> None:
     planned = api.job("/api/v1/clusters/create", {"name": "ci"}, check=True)
     assert planned["report"]["results"][0]["outcome"] == "planned"
     assert api.job("/api/v1/clusters/create", {"name": "ci", "wait": True})["status"] == "succeeded"
+    [listed] = api.get("/api/v1/clusters").json()["data"]["clusters"]
+    assert (listed["name"], listed["last_action"]) == ("ci", "create")
     components = api.get("/api/v1/clusters/ci/components").json()["data"]["components"]
     assert [c["name"] for c in components] == ["db", "api", "web"]
     scale = {"name": "ci", "component": "web", "replicas": 3}
@@ -545,6 +549,11 @@ def test_every_taskserv_cluster_and_server_action_over_http(serve) -> None:
     assert deleted["status"] == "succeeded", deleted
     gone = api.job("/api/v1/servers/delete", {"servers": ["web-1", "web-2"], "wait": True})
     assert gone["status"] == "succeeded", gone
+    history = api.get("/api/v1/servers", params={"all": "true"}).json()["data"]["servers"]
+    assert {(r["hostname"], r["status"]) for r in history} == {
+        ("web-1", "deleted"),
+        ("web-2", "deleted"),
+    }
 
 
 def test_the_audit_trail_is_read_and_acknowledged_over_http(serve, installed) -> None:
