@@ -109,6 +109,11 @@ class UnknownServer(InputError):
     """
 
 
+class UnknownCluster(InputError):
+    """A cluster the user named is neither configured (``[clusters.NAME]``) nor a cluster
+    plugin's name; exit 2, 404 over HTTP."""
+
+
 class TransientError(ProvisioningError):
     """Raised by a plugin for a failure worth retrying (rate limit, 5xx, busy).
 

@@ -48,6 +48,7 @@ from provisioning_core.errors import (
     ProvisioningError,
     ServerNotFound,
     TransientError,
+    UnknownCluster,
     UnknownServer,
 )
 from provisioning_core.operations.report import error_message
@@ -94,7 +95,7 @@ def status_of(error: ProvisioningError) -> int:
     """The HTTP status a core error answers with (the table in this module's docstring)."""
     from provisioning_core.state import InventoryLocked
 
-    if isinstance(error, (ExtensionNotFound, ServerNotFound, UnknownServer)):
+    if isinstance(error, (ExtensionNotFound, ServerNotFound, UnknownServer, UnknownCluster)):
         return 404
     if isinstance(error, (InventoryLocked, ExtensionNotLoaded)):
         return 409

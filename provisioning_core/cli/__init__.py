@@ -152,6 +152,11 @@ def main(argv: list[str] | None = None) -> None:
         code: Any = cli.main(args=argv, prog_name="prov", standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
+        if isinstance(exc, click.NoSuchOption) and exc.option_name in _GLOBAL_OPTIONS:
+            _say(
+                f"  hint: {exc.option_name} is an option of prov itself: put it before the "
+                f"command (prov {exc.option_name} {_command_words(argv)})"
+            )
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -175,6 +180,15 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+#: the options of ``prov`` itself, which a user may put after a command by habit
+_GLOBAL_OPTIONS = frozenset({"-v", "-vv", "--verbose", "--debug", "--config"})
+
+
+def _command_words(argv: list[str] | None) -> str:
+    words = sys.argv[1:] if argv is None else argv
+    return " ".join(w for w in words if w not in _GLOBAL_OPTIONS)
 
 
 def _say(text: str) -> None:

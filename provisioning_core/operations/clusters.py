@@ -14,7 +14,12 @@ from typing import Any
 import attrs
 
 from provisioning_core.convert import structure, unstructure
-from provisioning_core.errors import InputError, ProvisioningError
+from provisioning_core.errors import (
+    ExtensionNotFound,
+    InputError,
+    ProvisioningError,
+    UnknownCluster,
+)
 from provisioning_core.extensions import Extension
 from provisioning_core.graph import dependency_waves
 from provisioning_core.models import (
@@ -70,6 +75,16 @@ def cluster_config(engine: Engine, name: str) -> tuple[Extension, ClusterConfig]
             hint=f"write name = {name!r} (or leave it out), or rename the table [clusters.{given}]",
         )
     config = structure({**table, "name": name}, ClusterConfig, what=f"[clusters.{name}]")
+    if not engine.config.cluster_settings(name):  # not configured: NAME must be a plugin's
+        try:
+            return engine.extension(ExtensionType.CLUSTER, plugin), config
+        except ExtensionNotFound:
+            raise UnknownCluster(
+                f"cluster {name!r} is not configured, and no cluster plugin is named so",
+                hint=f'add [clusters.{name}] with type = "<plugin>" to provisioning.toml; '
+                "prov cluster list shows the configured clusters, prov plugin list --kind "
+                "cluster the installed plugins",
+            ) from None
     return engine.extension(ExtensionType.CLUSTER, plugin), config
 
 

@@ -186,3 +186,14 @@ def test_cluster_list_names_the_configured_clusters_and_their_last_operation(pro
     ]
     assert (rows[0]["last_action"], rows[0]["last_status"]) == ("create", "succeeded")
     assert rows[1]["last_action"] is None
+
+
+def test_an_unconfigured_cluster_and_a_misplaced_global_option_are_explained(prov, workspace):
+    workspace(FAST)
+    missing = prov("cluster", "status", "nope")
+    assert missing.exit_code == 2
+    assert "cluster 'nope' is not configured, and no cluster plugin is named so" in missing.stderr
+    assert "pip install" not in missing.stderr
+    misplaced = prov("server", "list", "-v")
+    assert misplaced.exit_code == 2
+    assert "put it before the command (prov -v server list)" in misplaced.stderr
