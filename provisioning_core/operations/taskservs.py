@@ -286,8 +286,19 @@ def wait_taskserv(
             return not s.installed
         return s.installed and s.running and s.healthy is not False
 
+    def failed(s: TaskservStatus) -> str | None:
+        # a terminal state: the service manager gave up, so it will not come up by waiting
+        if not gone and s.systemd_status == "failed":
+            return s.message or "its service failed"
+        return None
+
     return engine.wait(
-        target.label, poll, done, what=f"{ext.name} on {target.label}", describe=describe_status
+        target.label,
+        poll,
+        done,
+        what=f"{ext.name} on {target.label}",
+        describe=describe_status,
+        failed=failed,
     )
 
 
@@ -295,7 +306,7 @@ def describe_status(status: TaskservStatus) -> str:
     if not status.installed:
         return "not installed"
     if not status.running:
-        return "stopped"
+        return "failed" if status.systemd_status == "failed" else "stopped"
     if status.healthy is False:
         return "unhealthy"
     return "running" + (f" {status.version}" if status.version else "")

@@ -90,6 +90,9 @@ class ServiceState:
     uptime_seconds: float | None = None
     memory_mb: float | None = None
     enabled: bool | None = None
+    #: the manager gave up on it (systemd's "failed", the supervisor's restarts spent):
+    #: it stays down until started again, so waiting for it to run is pointless
+    failed: bool = False
 
 
 @runtime_checkable
@@ -259,6 +262,7 @@ class Systemd:
             uptime_seconds=uptime,
             memory_mb=memory / (1024 * 1024) if running and memory is not None else None,
             enabled=values.get("UnitFileState") == "enabled" if installed else None,
+            failed=values.get("ActiveState") == "failed",
         )
 
     def _systemctl(self, *args: str) -> None:
@@ -396,6 +400,7 @@ class Supervisor:
             uptime_seconds=data["uptime_seconds"],
             memory_mb=data["memory_mb"],
             enabled=data["enabled"],
+            failed=bool(data.get("failed", False)),  # an older uploaded script does not say
         )
 
     def _supervisor(self, command: str, name: str, *, upload: bool = True) -> str:

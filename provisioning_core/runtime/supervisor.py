@@ -156,6 +156,8 @@ def status(layout: Layout, name: str) -> dict[str, Any]:
         "memory_mb": memory_mb(pid) if pid else None,
         "restarts": state.get("restarts", 0),
         "last_exit": state.get("last_exit"),
+        # the supervisor gave up restarting it: down until it is started again
+        "failed": not running and bool(state.get("gave_up")),
     }
 
 
@@ -277,7 +279,10 @@ class _Runner:
             rapid = rapid + 1 if time.monotonic() - began < RAPID else 0
             if rapid >= MAX_RAPID:
                 _say(self.name, f"failed {rapid} times in a row within {RAPID:g} s; giving up")
-                break
+                self.layout.write_state(
+                    self.name, {"last_exit": code, "restarts": restarts, "gave_up": True}
+                )
+                return
             restarts += 1
             self.layout.write_state(
                 self.name,

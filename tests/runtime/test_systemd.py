@@ -216,8 +216,9 @@ def test_status_from_systemctl_show(fake):
         UnitFileState="disabled",
         MemoryCurrent="[not set]",
     )
+    # systemd gave up on it: a state of its own, which a wait need not outwait
     assert fake.host.services.status("my-service") == ServiceState(
-        name="my-service", installed=True, running=False, enabled=False
+        name="my-service", installed=True, running=False, enabled=False, failed=True
     )
 
 

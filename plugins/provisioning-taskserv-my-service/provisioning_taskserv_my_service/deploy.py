@@ -141,6 +141,17 @@ def uninstall(host: Host, *, keep_data: bool, check: bool, force: bool = False) 
     )
 
 
+def _log_tail(host: Host, lines: int = 5) -> str:
+    """The last ``lines`` of the service's log ("" when there is none to read)."""
+    if host.services.name == "systemd":
+        result = host.run(f"journalctl -u {NAME} -n {lines} --no-pager", check=False)
+        return result.text().strip() if result.ok else ""
+    data = host.read(f"/var/log/{NAME}.log")
+    if not data:
+        return ""
+    return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+
 def status(host: Host, settings: Settings) -> TaskservStatus:
     """Installed, running, healthy (one health check), version, uptime and memory."""
     version = current_version(host)
@@ -155,6 +166,17 @@ def status(host: Host, settings: Settings) -> TaskservStatus:
             why = f"see journalctl -u {NAME}"
         else:
             why = f"see its log, /var/log/{NAME}.log"
+        if state.failed:  # the manager gave up: say so, with what the log said last
+            tail = _log_tail(host)
+            return TaskservStatus(
+                name=NAME,
+                installed=True,
+                running=False,
+                version=version,
+                systemd_status="failed",
+                message=f"installed but failed: its service manager gave up restarting it; {why}"
+                + (f"; last lines of its log:\n{tail}" if tail else ""),
+            )
         return TaskservStatus(
             name=NAME,
             installed=True,

@@ -318,9 +318,34 @@ def test_a_service_that_dies_is_reported_not_running_with_where_to_look(
     (web1.root / CONFIG).write_text("{}")
     act(prov, "restart")
     dead = eventually(
-        lambda: (s := status(prov))["running"] is False and s, "my-service reported stopped"
+        lambda: (s := status(prov))["systemd_status"] == "failed" and s,
+        "my-service reported failed once its supervisor gave up",
     )
     assert dead["installed"] is True
+    assert dead["running"] is False
     assert dead["healthy"] is None
-    assert dead["message"] == "installed but not running; see its log, /var/log/my-service.log"
+    assert dead["message"].startswith(
+        "installed but failed: its service manager gave up restarting it; see its log, "
+        "/var/log/my-service.log; last lines of its log:\n"
+    )
+    assert "lacks listen" in dead["message"]  # the log's last lines, where to look and what
     assert "lacks listen" in (web1.root / "var/log/my-service.log").read_text()
+
+
+def test_a_wait_stops_at_once_when_the_service_gives_up(
+    prov, web1, settings: Callable[..., None]
+) -> None:
+    import socket
+
+    with socket.socket() as squatter:  # the service's port is taken: it cannot start
+        squatter.bind((web1.address, 0))
+        squatter.listen()
+        settings(port=squatter.getsockname()[1])
+        run = prov("taskserv", "install", "my-service", "--server", "web-1", "--wait", "-o", "json")
+    assert run.exit_code == 1, run.output
+    [result] = run.json()["results"]
+    assert result["outcome"] == "failed"
+    assert "gave up restarting it" in result["error"]
+    assert "last lines of its log" in result["error"]
+    # it stopped because the supervisor gave up, not at the wait's deadline (600 s)
+    assert "not reached within" not in result["error"]
