@@ -25,6 +25,7 @@ one of the same version is marked "shadowed"; every clash is reported.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
@@ -32,6 +33,8 @@ import os
 import shutil
 import sys
 import tempfile
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -179,7 +182,7 @@ class _ScanCache:
 
     def discard(self) -> None:
         """Remove this scan (it was found damaged), so that it is written afresh."""
-        shutil.rmtree(self.dir, ignore_errors=True)
+        _remove_scan(self.dir)
 
     def load_name(self, kind: str, name: str) -> list[DiscoveredExtension] | None:
         """The entries for one name; [] when the scan has none, None without a scan."""
@@ -212,7 +215,13 @@ class _ScanCache:
             pass  # a read-only home, or a racing writer: the next run rescans
         for old in self.parent.glob(f"{self.prefix}*"):  # this environment's older scans
             if old != self.dir:
-                shutil.rmtree(old, ignore_errors=True)
+                _remove_scan(old)
+        for trash in self.parent.glob(".trash-*"):  # what a killed process left half-removed
+            shutil.rmtree(trash, ignore_errors=True)
+        for partial in self.parent.glob(".scan-*"):  # a scan a killed process never finished
+            with contextlib.suppress(OSError):
+                if time.time() - partial.stat().st_mtime > _PARTIAL_AGE:
+                    shutil.rmtree(partial, ignore_errors=True)
 
     def _name_file(self, kind: str, name: str, base: Path | None = None) -> Path:
         return (base or self.dir) / str(kind) / (quote(name, safe="") + ".json")
@@ -225,6 +234,25 @@ class _ScanCache:
             return [_entry(item) for item in data]
         except (OSError, ValueError, TypeError):
             return None
+
+
+_PARTIAL_AGE = 300.0  # seconds after which an unfinished scan's directory is litter
+
+
+def _remove_scan(path: Path) -> None:
+    """Remove a scan whole or not at all: renamed aside first, then deleted.
+
+    A reader trusts a scan directory that exists (a name without a file in it
+    is not installed), so a scan must never be seen half-deleted: a process
+    killed in the middle of deleting one would otherwise leave a scan that
+    says installed plugins are missing.
+    """
+    trash = path.with_name(f".trash-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        path.rename(trash)
+    except OSError:
+        return  # gone already, or being removed by another process
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _entry(item: dict[str, object]) -> DiscoveredExtension:

@@ -251,3 +251,26 @@ def test_the_scan_cache_round_trips_a_manifest(tmp_path):
     assert cache.load_all() == [ext, plain]
     assert cache.load_name("provider", "m") == [ext]
     assert cache.load_name("taskserv", "p") == [plain]
+
+
+def test_a_scan_is_removed_whole_so_no_reader_sees_installed_plugins_missing(tmp_path):
+    from provisioning_core.discovery import _ScanCache
+    from provisioning_core.models import DiscoveredExtension
+
+    ext = DiscoveredExtension(kind="provider", name="m", version="1", source="x", target="m")
+    one, two = tmp_path / "one", tmp_path / "two"  # two search paths: two scans, one env
+    one.mkdir()
+    two.mkdir()
+    first = _ScanCache([str(one)])
+    first.save([ext])
+    # a process killed while it removed a scan used to leave it half there: a scan that
+    # said "m" is not installed; removal is now a rename, so only litter can remain
+    litter = first.parent / ".trash-scan-left-by-a-killed-process"
+    (litter / "provider").mkdir(parents=True)
+    second = _ScanCache([str(two)])
+    second.save([ext])  # replaces this environment's older scans, and sweeps the litter
+    assert not first.dir.exists()
+    assert not litter.exists()
+    assert first.load_name("provider", "m") is None  # no scan: rescan, never "not installed"
+    assert second.load_name("provider", "m") == [ext]
+    assert [p.name for p in first.parent.iterdir()] == [second.dir.name]

@@ -285,7 +285,8 @@ def test_a_full_disk_is_a_clear_error_and_the_inventory_survives(
                     "--zone", "test-1")  # fmt: skip
         assert made.returncode == 0, made.stderr
         filler = disk / "filler"
-        with filler.open("wb") as out:  # every byte left
+        # unbuffered: each write meets the full disk itself, and closing has nothing to flush
+        with filler.open("wb", buffering=0) as out:  # every byte left
             try:
                 while True:
                     out.write(b"\0" * 65536)
