@@ -131,9 +131,16 @@ def find_one(discovery: Discovery, name: str, kind: str | None) -> DiscoveredExt
 
 
 def validate_plugin(
-    target: str, kind: str | None = None, *, manager: ExtensionManager | None = None
+    target: str,
+    kind: str | None = None,
+    *,
+    manager: ExtensionManager | None = None,
+    probe: bool = False,
 ) -> tuple[str, ValidationReport]:
-    """Validate an installed plugin by name, or a plugin directory by path; returns its kind too."""
+    """Validate an installed plugin by name, or a plugin directory by path; returns its kind too.
+
+    ``probe``: import it in a bounded child process first (see ``validate_extension``).
+    """
     from provisioning_core.validation import validate_extension
 
     if kind is None:
@@ -145,7 +152,7 @@ def validate_plugin(
             )
         discovery = manager.discovery if manager is not None else Discovery()
         kind = find_one(discovery, target, None).kind.value
-    return kind, validate_extension(target, kind, manager=manager)
+    return kind, validate_extension(target, kind, manager=manager, probe=probe)
 
 
 def _metadata(found: DiscoveredExtension) -> dict[str, Any]:
