@@ -190,15 +190,23 @@ class ImportLedger:
 
     def verdict(self, found: DiscoveredExtension) -> Verdict | None:
         """What is known against ``found`` at its version, if anything."""
+        return self.verdicts().get(_key(found))
+
+    def verdicts(self) -> dict[str, Verdict]:
+        """Every verdict, by the key :meth:`verdict_for` gives (markers collected first)."""
         self._collect()
-        data = self._read()
-        raw = data.get(_key(found))
-        if raw is None:
-            return None
-        try:
-            return Verdict(**raw)
-        except TypeError:  # written by another version: forget it
-            return None
+        found = {}
+        for key, raw in self._read().items():
+            try:
+                found[key] = Verdict(**raw)
+            except TypeError:  # written by another version: ignored
+                continue
+        return found
+
+    @staticmethod
+    def verdict_for(found: DiscoveredExtension, verdicts: dict[str, Verdict]) -> Verdict | None:
+        """The verdict of ``found`` among ``verdicts`` (see :meth:`verdicts`)."""
+        return verdicts.get(_key(found))
 
     def record(self, found: DiscoveredExtension, what: str, source: str = "probe") -> Verdict:
         """Remember that importing ``found`` ``what`` (e.g. "exited with code 3 ...")."""

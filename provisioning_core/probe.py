@@ -5,10 +5,11 @@ import it, and a load whose earlier import ended its process probes it again,
 so that a plugin that calls ``os._exit``, hangs, crashes the interpreter or
 eats memory at import is named instead of ending or hanging ``prov``.
 
-The child is ``python -m provisioning_core.probe``: it reads the extension
-(and the parent's ``sys.path``) as JSON on stdin, imports it, and writes one
-result line on stdout.  Costs one interpreter start and the import of the
-core and the plugin: about 0.1-0.3 s.
+The child is ``python -c`` running :func:`main` with the parent's
+``sys.path`` (set before anything else is imported, so the working directory
+cannot shadow the core or the plugin): it reads the extension as JSON on
+stdin, imports it, and writes one result line on stdout.  Costs one
+interpreter start and the import of the core and the plugin: about 0.12 s.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class ProbeFailure:
 
 
 _RESULT = "PROV-PROBE-RESULT "
+# sys is built in: nothing on the path can stand in for it
+_BOOT = "import sys; sys.path[:] = sys.argv[1:]; from provisioning_core.probe import main; main()"
 _FIELDS = ("kind", "name", "version", "source", "target", "distribution", "root")
 
 
@@ -58,14 +61,13 @@ def probe_import(
     payload = json.dumps(
         {
             "extension": {f: getattr(found, f) for f in _FIELDS},
-            "path": sys.path,
             "memory_mb": memory_mb,
         }
     )
     env = dict(os.environ)
     env.pop("PYTHONSTARTUP", None)
-    with subprocess.Popen(  # our interpreter running our own module
-        [sys.executable, "-m", "provisioning_core.probe"],
+    with subprocess.Popen(  # noqa: S603 - our interpreter running our own module
+        [sys.executable, "-c", _BOOT, *sys.path],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -121,7 +123,6 @@ def _limit_memory(megabytes: int) -> None:
 def main() -> None:
     """The child: import the extension described on stdin, say how it went."""
     request = json.loads(sys.stdin.read())
-    sys.path[:] = request["path"]
     if request.get("memory_mb"):
         _limit_memory(int(request["memory_mb"]))
     found = DiscoveredExtension(**request["extension"])

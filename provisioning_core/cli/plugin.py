@@ -36,8 +36,9 @@ def plugin_list(kind: str | None, output: str | None) -> None:
     """
     from provisioning_core.operations.plugins import plugin_rows
 
-    discovery = extension_manager(tolerant=True).discovery
-    rows = plugin_rows(discovery, kind)
+    manager = extension_manager(tolerant=True)
+    discovery = manager.discovery
+    rows = plugin_rows(discovery, kind, manager.ledger)
     if output_format(output) != "table":
         emit({"plugins": rows, "problems": discovery.problems}, output)
         return

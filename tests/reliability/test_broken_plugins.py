@@ -145,6 +145,12 @@ def test_plugin_list_works_with_every_hostile_plugin_installed(prov_run, figures
     # and after one of them has ended a run and been refused
     prov_run("server", "list", "-p", "exits-hard")
     prov_run("server", "list", "-p", "exits-hard")
+    again = prov_run("plugin", "list", "-o", "json")
+    assert again.exit_code == 0, again.stderr
+    (row,) = [r for r in again.json()["plugins"] if r["name"] == "exits-hard"]
+    (warning,) = row["warnings"]
+    assert warning.startswith("refused without being imported: it exited with code 3 while")
+    assert warning.endswith("; prov plugin validate exits-hard probes it again")
     assert prov_run("plugin", "list").exit_code == 0
     figures(f"broken plugins: prov plugin list with {len(HOSTILE_NAMES)} hostile plugins: exit 0")
 
