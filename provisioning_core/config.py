@@ -143,12 +143,19 @@ class ExtensionsSettings:
     ``auto_load`` false: a command loads only extensions loaded explicitly
     with ``prov module load`` (recorded in ``cache_dir``).  ``cache_dir``
     holds the discovery scan cache, those records and downloaded artifacts.
+    ``import_timeout`` bounds a plugin's import (0: no deadline) and the
+    probe of ``prov plugin validate``/``test``; ``probe_memory_mb`` bounds
+    the probe's memory (0: no limit).  See docs/extensions.md, "Broken plugins".
     """
 
     #: load an extension when a command needs it
     auto_load: bool = True
     #: where extension caches live (an absolute path, ``~`` expanded)
     cache_dir: Path = attrs.field(factory=paths.extensions_dir)
+    #: seconds a plugin's import may take before it is abandoned and named (0: no deadline)
+    import_timeout: float = 30.0
+    #: MiB of address space the import probe may use (0: no limit)
+    probe_memory_mb: int = 4096
 
 
 # --- [api] -----------------------------------------------------------------------
@@ -622,16 +629,39 @@ class Config:
                 )
             elif not (cache_dir := Path(raw).expanduser()).is_absolute():
                 problems.append(f"expected an absolute path, got {raw!r} @ $.{label}.cache_dir")
+        import_timeout = data.get("import_timeout", 30.0)
+        if (
+            isinstance(import_timeout, bool)
+            or not isinstance(import_timeout, (int, float))
+            or not import_timeout >= 0  # NaN too
+            or import_timeout == float("inf")
+        ):
+            problems.append(
+                f"expected a number of seconds, 0 or more, got {import_timeout!r} "
+                f"@ $.{label}.import_timeout"
+            )
+        probe_memory = data.get("probe_memory_mb", 4096)
+        if isinstance(probe_memory, bool) or not isinstance(probe_memory, int) or probe_memory < 0:
+            problems.append(
+                f"expected a whole number of MiB, 0 or more, got {probe_memory!r} "
+                f"@ $.{label}.probe_memory_mb"
+            )
         if problems:
             raise self._redacted(
                 ConfigError(
                     f"[{label}] settings{self._where(map(_problem_path, problems))} are not valid",
                     problems=problems,
                     hint=f"[{label}] takes: auto_load (true or false), cache_dir (an absolute "
-                    'directory path, e.g. "{{orchestrator.paths.data_dir}}/extensions")',
+                    'directory path, e.g. "{{orchestrator.paths.data_dir}}/extensions"), '
+                    "import_timeout (seconds, 0: none), probe_memory_mb (MiB, 0: no limit)",
                 )
             )
-        return ExtensionsSettings(auto_load=auto_load, cache_dir=cache_dir)
+        return ExtensionsSettings(
+            auto_load=auto_load,
+            cache_dir=cache_dir,
+            import_timeout=float(import_timeout),
+            probe_memory_mb=probe_memory,
+        )
 
     @cached_property
     def api(self) -> ApiSettings:

@@ -22,12 +22,13 @@ import sys
 import threading
 import time
 import traceback
+import types
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence, Sized
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import pluggy
@@ -52,6 +53,12 @@ from provisioning_core.errors import (
     transient_from,
 )
 from provisioning_core.hookspecs import HOOKS, HookDef
+from provisioning_core.import_guard import (
+    ImportLedger,
+    ImportTimedOut,
+    import_with_deadline,
+    still_importing,
+)
 from provisioning_core.interface import build_plugin_manager, inspect_hooks, spec_argnames
 from provisioning_core.loaded import LoadedRecord, forget_loaded, loaded_records, record_loaded
 from provisioning_core.models import (
@@ -65,7 +72,11 @@ from provisioning_core.models import (
 from provisioning_core.paths import extension_cache_dir
 from provisioning_core.secret import redact
 
+if TYPE_CHECKING:
+    from provisioning_core.probe import ProbeFailure
+
 __all__ = [
+    "MAX_RESULT_ITEMS",
     "Extension",
     "ExtensionManager",
     "ExtensionMetrics",
@@ -74,6 +85,11 @@ __all__ = [
     "LoadEvent",
     "import_plugin",
 ]
+
+
+#: the most items a hook's list result may hold; more is refused before it is
+#: structured (structuring costs about 10 us an item, and memory)
+MAX_RESULT_ITEMS = 100_000
 
 
 @attrs.define
@@ -269,8 +285,9 @@ class Extension:
                     retry_after=transient.retry_after,
                     status=transient.status,
                 ) from None
+            said = " (it ran out of memory)" if isinstance(exc, MemoryError) else f": {exc}"
             error = self.error(
-                redact(f"{hook} raised {type(exc).__name__}: {exc}", kwargs),
+                redact(f"{hook} raised {type(exc).__name__}{said}", kwargs),
                 hook,
                 "this is a bug in the plugin or its environment; run with --debug for the "
                 "traceback and report it to the plugin's author",
@@ -300,6 +317,27 @@ class Extension:
                 f"{hook} returned None; it must return {type_name(result_type)}",
                 hook,
                 "the plugin broke the hook contract; report it to its author",
+            )
+        if isinstance(result, Iterator):  # never drained: it may be endless
+            if isinstance(result, types.GeneratorType):
+                result.close()
+            raise self.error(
+                f"{hook} returned {_a(result)} instead of {type_name(result_type)}; "
+                "it was not read",
+                hook,
+                "the plugin broke the hook contract (a list, not a generator); "
+                "report it to its author",
+            )
+        if (
+            isinstance(result, Sized)
+            and not isinstance(result, (str, bytes, Mapping))
+            and len(result) > MAX_RESULT_ITEMS
+        ):
+            raise self.error(
+                f"{hook} returned {len(result):,} items, more than the {MAX_RESULT_ITEMS:,} "
+                "a result may hold; it was refused unread",
+                hook,
+                "the plugin returns far too much (or loops); report it to its author",
             )
         try:
             return structure(result, result_type, what=f"the result of {hook}")
@@ -357,6 +395,12 @@ class Extension:
         )
 
 
+def _a(value: object) -> str:
+    if isinstance(value, types.GeneratorType):
+        return "a generator"
+    return f"an iterator ({type(value).__name__})"
+
+
 # records in which success: false is an answer, not a failure of the call
 _REPORTS = (ConnectionResult, ValidationReport)
 # the hooks whose seed operation returns null: None from them is done
@@ -377,6 +421,8 @@ class ExtensionManager:
     settings: with ``auto_load`` false, :meth:`require` (what a command uses)
     serves only extensions recorded by :meth:`record_load` in ``cache_dir``
     (``prov module load``); :meth:`load_extension` is always an explicit load.
+    ``import_timeout`` (seconds; None: none) bounds each plugin's import,
+    ``probe_memory_mb`` the memory of the probe process (:meth:`probe`).
     """
 
     def __init__(
@@ -389,7 +435,12 @@ class ExtensionManager:
         strict: bool | None = None,
         auto_load: bool = True,
         cache_dir: Path | None = None,
+        import_timeout: float | None = None,
+        probe_memory_mb: int | None = None,
     ) -> None:
+        self.import_timeout = import_timeout or None
+        self.probe_memory_mb = probe_memory_mb or None
+        self._ledger: ImportLedger | None = None
         self.discovery = discovery if discovery is not None else Discovery(cache_dir=cache_dir)
         self.auto_load = auto_load
         self._cache_dir = cache_dir
@@ -701,13 +752,76 @@ class ExtensionManager:
         )
 
     def import_plugin(self, found: DiscoveredExtension) -> tuple[object, ModuleType]:
-        """Import ``found`` (or return the object given to :meth:`make_test_instance`)."""
+        """Import ``found`` (or return the object given to :meth:`make_test_instance`).
+
+        A plugin a probe found to end, hang or exhaust its importer is refused
+        unimported; one whose import ended an earlier process is probed first
+        (see :mod:`provisioning_core.import_guard`).  The import itself has
+        ``import_timeout`` to finish.
+        """
         preset = self._objects.get((found.kind, found.name))
         if preset is not None:
             return preset, sys.modules.get(
                 getattr(preset, "__module__", ""), ModuleType(found.name)
             )
-        return import_plugin(found)
+        if still_importing(found.target):
+            raise _fail(
+                ExtensionLoadError,
+                found,
+                "is still being imported by an earlier attempt in this process, which "
+                "did not finish within its import_timeout",
+                "the plugin hangs at import; restart the process after fixing or "
+                "removing it (prov plugin validate NAME probes it)",
+            )
+        ledger = self.ledger
+        verdict = ledger.verdict(found)
+        if verdict is not None and verdict.source != "probe":
+            # a process ended while importing it: perhaps the plugin, perhaps a kill
+            verdict = None if self.probe(found) is None else ledger.verdict(found)
+        if verdict is not None:
+            raise _fail(
+                ExtensionLoadError,
+                found,
+                f"was refused without being imported: it {verdict.what} "
+                f"(found by a probe at {verdict.when})",
+                f"fix or upgrade it (pip install -U {found.distribution}), or remove it; "
+                f"prov plugin validate {found.name} probes it again"
+                if found.distribution
+                else f"fix the code in {found.root}; prov plugin validate PATH probes it again",
+            )
+        with ledger.importing(found):
+            return import_plugin(found, timeout=self.import_timeout)
+
+    @property
+    def ledger(self) -> ImportLedger:
+        """The markers of imports in flight and the probes' verdicts, in ``cache_dir``."""
+        if self._ledger is None:
+            self._ledger = ImportLedger(self.cache_dir)
+        return self._ledger
+
+    def probe(self, found: DiscoveredExtension) -> ProbeFailure | None:
+        """Import ``found`` in a child process bounded in time and memory: None if it is fine.
+
+        A failure that would end, hang or exhaust this process is remembered
+        (by version) so that loads refuse the plugin before importing it; a
+        clean probe forgets it.
+        """
+        from provisioning_core.probe import probe_import
+
+        failure = probe_import(
+            found,
+            timeout=self.import_timeout or _PROBE_TIMEOUT,
+            memory_mb=self.probe_memory_mb,
+        )
+        if failure is None or not failure.fatal:
+            self.ledger.clear(found)
+        else:
+            self.ledger.record(found, failure.what)
+        return failure
+
+
+#: how long a probe waits when the manager has no import_timeout
+_PROBE_TIMEOUT = 60.0
 
 
 _E = TypeVar("_E", bound=ExtensionError)
@@ -725,14 +839,19 @@ def _fail(cls: type[_E], found: DiscoveredExtension, message: str, hint: str) ->
     )
 
 
-def import_plugin(found: DiscoveredExtension) -> tuple[object, ModuleType]:
+def import_plugin(
+    found: DiscoveredExtension, *, timeout: float | None = None
+) -> tuple[object, ModuleType]:
     """Import the extension ``found`` and return its hook holder and module.
 
     An entry point naming a class gives an instance of it.  Any failure,
-    including ``SystemExit``, becomes an :class:`ExtensionLoadError`.
+    including ``SystemExit``, ``RecursionError`` and ``MemoryError``, becomes
+    an :class:`ExtensionLoadError`, and so does an import still running
+    after ``timeout`` seconds (None: no deadline), which is abandoned.
     """
     module_name, _, attr = found.target.partition(":")
-    try:
+
+    def load() -> tuple[object, ModuleType]:
         if found.source == "directory":
             module = _import_from_directory(found, module_name)
         else:
@@ -742,21 +861,42 @@ def import_plugin(found: DiscoveredExtension) -> tuple[object, ModuleType]:
             plugin = getattr(plugin, part)
         if isinstance(plugin, type):
             plugin = plugin()
+        return plugin, module
+
+    try:
+        return import_with_deadline(load, timeout, found.target)
+    except ImportTimedOut:
+        raise _fail(
+            ExtensionLoadError,
+            found,
+            f"did not finish importing within {timeout:g} s and was abandoned",
+            "the plugin hangs at import, or is very slow: prov plugin validate "
+            f"{found.name} probes it; raise [orchestrator.extensions] import_timeout if "
+            "it only needs longer",
+        ) from None
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit or worse from a plugin's import
+        if isinstance(exc, MemoryError):  # its memory is free again once the frame is gone
+            raise _fail(
+                ExtensionLoadError,
+                found,
+                f"ran out of memory while importing {found.target!r} (MemoryError)",
+                "the plugin allocates without bound at import; report it to its author "
+                f"(prov plugin validate {found.name} probes it with a memory limit)",
+            ) from None
         fix = (
             f"reinstall it (pip install --force-reinstall {found.distribution})"
             if found.distribution
             else f"fix the code in {found.root}"
         )
+        said = f": {exc}" if str(exc) else ""
         raise _fail(
             ExtensionLoadError,
             found,
-            f"cannot be imported from {found.target!r}: {type(exc).__name__}: {exc}",
+            f"cannot be imported from {found.target!r}: {type(exc).__name__}{said}",
             f"{fix}, or report it to its author; --debug shows the traceback",
         ) from exc
-    return plugin, module
 
 
 def _directory_module_name(found: DiscoveredExtension) -> str:

@@ -108,6 +108,7 @@ def validate_extension(
     *,
     manager: ExtensionManager | None = None,
     strict: bool | None = None,
+    probe: bool = False,
 ) -> ValidationReport:
     """Validate the extension ``target`` of ``kind``: a name, or a directory.
 
@@ -118,7 +119,11 @@ def validate_extension(
     warning starts with the check that found it, and ``checks`` says which
     passed, failed or were skipped.  ``strict`` (default: ``PROV_STRICT``)
     counts warnings as errors.  An extension whose core requirement excludes
-    this core is not imported.
+    this core is not imported.  ``probe``: import it first in a child process
+    bounded by the manager's ``import_timeout`` and ``probe_memory_mb``
+    (:meth:`ExtensionManager.probe`), and import it here only if that went
+    well, so a plugin that exits, hangs or eats memory at import is an
+    interface error naming what it did (``prov plugin validate`` does this).
     """
     kind = ExtensionType.of(kind)
     strict = strict_mode() if strict is None else strict
@@ -139,7 +144,8 @@ def validate_extension(
         _check_schema(ext, report)
         _check_version(ext, report)
         report.record("dependency", [f"needs {m}" for m in manager.missing_dependencies(ext)])
-        if report.checks["structure"] != "failed" and report.checks["version"] != "failed":
+        importable = report.checks["structure"] != "failed" and report.checks["version"] != "failed"
+        if importable and (not probe or _probe(ext, manager, report)):
             _check_interface(ext, manager, report)
         reports.append(report)
     return _finish([first, *reports], strict)
@@ -244,6 +250,17 @@ def _check_version(found: DiscoveredExtension, report: _Report) -> None:
     warnings = [no_core] if no_core else []
     problem = check_core_compatibility(found.requires_core)
     report.record("version", [problem] if problem else [], warnings)
+
+
+def _probe(found: DiscoveredExtension, manager: ExtensionManager, report: _Report) -> bool:
+    """Whether ``found`` imports cleanly in a bounded child process (else: recorded)."""
+    if found.source == "memory":
+        return True
+    failure = manager.probe(found)
+    if failure is not None:
+        origin = found.origin
+        report.record("interface", [f"{found.kind.value} {found.name!r} ({origin}) {failure.what}"])
+    return failure is None
 
 
 def _check_interface(

@@ -882,6 +882,30 @@ def test_extension_settings_are_read_interpolated_and_checked(tmp_path, work):
     assert err.value.exit_code == 2
 
 
+def test_import_bounds_are_read_and_checked(work):
+    config = load_config(env={})
+    assert (config.extensions.import_timeout, config.extensions.probe_memory_mb) == (30.0, 4096)
+    env = {
+        "PROV_ORCHESTRATOR__EXTENSIONS__IMPORT_TIMEOUT": "0",
+        "PROV_ORCHESTRATOR__EXTENSIONS__PROBE_MEMORY_MB": "512",
+    }
+    assert load_config(env=env).extensions.import_timeout == 0
+    assert load_config(env=env).extensions.probe_memory_mb == 512
+    write(
+        work / "provisioning.toml",
+        '[orchestrator.extensions]\nimport_timeout = -1\nprobe_memory_mb = "lots"\n',
+    )
+    with pytest.raises(ConfigError) as err:
+        _ = load_config(env={}).extensions
+    assert err.value.problems == [
+        "expected a number of seconds, 0 or more, got -1 @ $.orchestrator.extensions.import_timeout",
+        (
+            "expected a whole number of MiB, 0 or more, got 'lots' "
+            "@ $.orchestrator.extensions.probe_memory_mb"
+        ),
+    ]
+
+
 def test_short_secrets_are_named_by_their_path(work):
     write(
         work / "provisioning.toml",

@@ -226,7 +226,10 @@ class _State:
         from provisioning_core.extensions import ExtensionManager
 
         self.manager: ExtensionManager = ExtensionManager(
-            auto_load=extensions.auto_load, cache_dir=extensions.cache_dir
+            auto_load=extensions.auto_load,
+            cache_dir=extensions.cache_dir,
+            import_timeout=extensions.import_timeout,
+            probe_memory_mb=extensions.probe_memory_mb,
         )
 
     def ok(

@@ -239,7 +239,11 @@ def extension_manager(*, tolerant: bool = False, strict: bool | None = None) -> 
         say(f"warning: {exc}\n  (the default extension settings are used)")
         return ExtensionManager(strict=strict)
     return ExtensionManager(
-        auto_load=extensions.auto_load, cache_dir=extensions.cache_dir, strict=strict
+        auto_load=extensions.auto_load,
+        cache_dir=extensions.cache_dir,
+        strict=strict,
+        import_timeout=extensions.import_timeout,
+        probe_memory_mb=extensions.probe_memory_mb,
     )
 
 

@@ -37,8 +37,9 @@ def plugin_list(kind: str | None, output: str | None) -> None:
     """
     from provisioning_core.operations.plugins import plugin_rows
 
-    discovery = extension_manager(tolerant=True).discovery
-    rows = plugin_rows(discovery, kind)
+    manager = extension_manager(tolerant=True)
+    discovery = manager.discovery
+    rows = plugin_rows(discovery, kind, manager.ledger)
     if output_format(output) != "table":
         emit({"plugins": rows, "problems": discovery.problems}, output)
         return
@@ -103,12 +104,15 @@ def plugin_validate(target: str, kind: str | None, output: str | None) -> None:
     """Validate an installed plugin by NAME, or a plugin directory by PATH.
 
     Checks structure, schema, interface, dependencies and version; exits 1
-    when the plugin is not valid.
+    when the plugin is not valid.  The plugin is first imported in a probe
+    process bounded by [orchestrator.extensions] import_timeout and
+    probe_memory_mb, so one that exits, hangs or eats memory at import is
+    named instead of ending prov.
     """
     from provisioning_core.operations.plugins import validate_plugin
 
     manager = extension_manager(tolerant=True, strict=False)
-    kind, report = validate_plugin(target, kind, manager=manager)
+    kind, report = validate_plugin(target, kind, manager=manager, probe=True)
     if output in {"json", "yaml"}:
         from provisioning_core.convert import unstructure
 
@@ -193,14 +197,20 @@ def plugin_test(
 
     The suite runs against the test environment the plugin declares (entry
     point provisioning.conformance); pytest's output is shown as it runs.
-    Exits 1, naming each broken rule, when the plugin breaks the contract.
-    Arguments after -- go to pytest (-- -x -k lifecycle).
+    Exits 1, naming each broken rule, when the plugin breaks the contract,
+    or, before the suite starts, when a probe finds that importing it exits,
+    hangs or eats memory.  Arguments after -- go to pytest (-- -x -k lifecycle).
     """
     from provisioning_core.operations.plugin_test import run_conformance, summary
 
     table = output_format(output) == "table"
     run = run_conformance(
-        name, kind, pytest_args=pytest_args, echo=click.echo if table else None, timeout=timeout
+        name,
+        kind,
+        pytest_args=pytest_args,
+        echo=click.echo if table else None,
+        timeout=timeout,
+        manager=extension_manager(tolerant=True),
     )
     if not table:
         emit(summary(run), output)

@@ -172,6 +172,8 @@ class Engine:
                 on_load=self._on_load,
                 auto_load=extensions.auto_load,
                 cache_dir=extensions.cache_dir,
+                import_timeout=extensions.import_timeout,
+                probe_memory_mb=extensions.probe_memory_mb,
             )
         else:
             if manager.list_loaded_extensions():

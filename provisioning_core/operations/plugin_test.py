@@ -30,7 +30,8 @@ import attrs
 from packaging.utils import canonicalize_name
 
 from provisioning_core.discovery import Discovery
-from provisioning_core.errors import InputError, ProvisioningError
+from provisioning_core.errors import ExtensionLoadError, InputError, ProvisioningError
+from provisioning_core.extensions import ExtensionManager
 from provisioning_core.models import DiscoveredExtension, ExtensionType
 from provisioning_core.operations.plugins import find_one
 
@@ -84,13 +85,17 @@ def run_conformance(
     pytest_args: Sequence[str] = (),
     echo: Callable[[str], None] | None = None,
     timeout: float | None = None,
+    manager: ExtensionManager | None = None,
 ) -> SuiteRun:
     """Run the conformance suite of ``kind`` on the installed plugin ``name``.
 
     ``echo`` receives pytest's output line by line as it runs (None: kept
     quiet).  After ``timeout`` seconds the run is killed: a plugin whose hook
     hangs must not hang ``prov``.  Arguments pytest refuses, or a selection
-    that matches no test, are an :class:`InputError`.
+    that matches no test, are an :class:`InputError`.  With ``manager``, the
+    plugin is first imported in its probe (:meth:`ExtensionManager.probe`):
+    a plugin that exits, hangs or fails at import is an
+    :class:`ExtensionLoadError` saying so, before any test runs.
     """
     if importlib.util.find_spec("pytest") is None:
         raise InputError(
@@ -103,6 +108,18 @@ def run_conformance(
             f"{found.kind.value} {found.name!r} cannot be tested: {found.status}: {found.reason}",
             hint="prov plugin validate NAME says what to fix",
         )
+    if manager is not None:
+        failure = manager.probe(found)
+        if failure is not None:
+            raise ExtensionLoadError(
+                f"cannot be tested: it {failure.what}",
+                kind=found.kind.value,
+                name=found.name,
+                distribution=found.distribution,
+                version=found.version,
+                hint=f"prov plugin validate {found.name} says more; fix or upgrade it"
+                + (f" (pip install -U {found.distribution})" if found.distribution else ""),
+            )
     environment = _environment(found)
     with tempfile.TemporaryDirectory(prefix="prov-plugin-test-") as tmp:
         directory = Path(tmp)

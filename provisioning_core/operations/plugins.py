@@ -15,6 +15,7 @@ from provisioning_core.discovery import Discovery
 from provisioning_core.errors import InputError, ProvisioningError
 from provisioning_core.extensions import Extension, ExtensionManager
 from provisioning_core.hookspecs import HOOKS
+from provisioning_core.import_guard import ImportLedger
 from provisioning_core.models import DiscoveredExtension, ExtensionType, ValidationReport
 
 __all__ = [
@@ -41,9 +42,26 @@ METADATA_KEYS = (
 )
 
 
-def plugin_rows(discovery: Discovery, kind: str | None = None) -> list[dict[str, Any]]:
-    """One row per discovered extension, whatever its status; nothing is imported."""
-    return [_row(e) for e in discovery.all(kind)]
+def plugin_rows(
+    discovery: Discovery, kind: str | None = None, ledger: ImportLedger | None = None
+) -> list[dict[str, Any]]:
+    """One row per discovered extension, whatever its status; nothing is imported.
+
+    With ``ledger``, a plugin a probe found to end, hang or exhaust its
+    importer gets a warning saying so (it is refused when a command loads it).
+    """
+    verdicts = ledger.verdicts() if ledger is not None else {}
+    rows = []
+    for e in discovery.all(kind):
+        row = _row(e)
+        verdict = ImportLedger.verdict_for(e, verdicts) if verdicts else None
+        if verdict is not None and verdict.source == "probe":
+            row["warnings"].append(
+                f"refused without being imported: it {verdict.what} (found by a probe at "
+                f"{verdict.when}); prov plugin validate {e.name} probes it again"
+            )
+        rows.append(row)
+    return rows
 
 
 def _row(e: DiscoveredExtension) -> dict[str, Any]:
@@ -131,9 +149,16 @@ def find_one(discovery: Discovery, name: str, kind: str | None) -> DiscoveredExt
 
 
 def validate_plugin(
-    target: str, kind: str | None = None, *, manager: ExtensionManager | None = None
+    target: str,
+    kind: str | None = None,
+    *,
+    manager: ExtensionManager | None = None,
+    probe: bool = False,
 ) -> tuple[str, ValidationReport]:
-    """Validate an installed plugin by name, or a plugin directory by path; returns its kind too."""
+    """Validate an installed plugin by name, or a plugin directory by path; returns its kind too.
+
+    ``probe``: import it in a bounded child process first (see ``validate_extension``).
+    """
     from provisioning_core.validation import validate_extension
 
     if kind is None:
@@ -145,7 +170,7 @@ def validate_plugin(
             )
         discovery = manager.discovery if manager is not None else Discovery()
         kind = find_one(discovery, target, None).kind.value
-    return kind, validate_extension(target, kind, manager=manager)
+    return kind, validate_extension(target, kind, manager=manager, probe=probe)
 
 
 def _metadata(found: DiscoveredExtension) -> dict[str, Any]:
