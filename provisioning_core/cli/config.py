@@ -100,15 +100,16 @@ def list_(
         rows,
         output,
         key="operations",
+        # most telling first: a narrow terminal drops the last columns
         columns=[
             "id",
             "action",
             "target",
-            "provider",
             "status",
-            "changed",
             "started_at",
             "duration_seconds",
+            "provider",
+            "changed",
             "error",
         ],
         empty="no operations recorded",
