@@ -28,6 +28,15 @@ _GUIDE_METADATA = [
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
+def _until_running(api, job_id: str) -> None:
+    """Wait (10 s at most) until job ``job_id`` of ``api`` runs."""
+    for _ in range(200):
+        if api.get(f"/api/v1/operations/{job_id}").json()["data"]["status"] == "running":
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never ran")
+
+
 def test_the_seeds_extension_endpoints_answer_as_the_guide_prints(serve) -> None:
     api = serve()
     assert api.get("/api/v1/extensions/loaded").json() == {"success": True, "data": []}
@@ -358,12 +367,7 @@ def test_a_broken_plugin_is_a_named_500_and_the_server_keeps_serving(serve) -> N
 def test_jobs_running_when_the_server_was_killed_are_interrupted(serve, installed) -> None:
     api = serve("\n[providers.recording.options]\ncreate_latency = 30\n")
     job_id = api.post("/api/v1/servers/create", CREATE).json()["data"]["id"]
-    for _ in range(200):
-        if api.get(f"/api/v1/operations/{job_id}").json()["data"]["status"] == "running":
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError("the job never ran")
+    _until_running(api, job_id)
     api.process.send_signal(signal.SIGKILL)
     api.process.wait(30)
     again = start_server(installed)
@@ -427,10 +431,7 @@ def test_the_openapi_document_is_generated_from_the_records(serve) -> None:
 def test_a_shutdown_lets_a_running_job_end_and_records_the_truth(serve, installed) -> None:
     api = serve("\n[providers.recording.options]\ncreate_latency = 1.5\n")
     job_id = api.post("/api/v1/servers/create", CREATE).json()["data"]["id"]
-    for _ in range(200):
-        if api.get(f"/api/v1/operations/{job_id}").json()["data"]["status"] == "running":
-            break
-        time.sleep(0.05)
+    _until_running(api, job_id)
     assert api.stop(signal.SIGTERM) == 0, api.log
     again = start_server(installed)
     try:

@@ -67,6 +67,27 @@ def prov_process(installed, prov_home) -> Callable[..., subprocess.CompletedProc
     return run
 
 
+# A shell starts background jobs with SIGINT ignored, and a process started
+# with SIGINT ignored keeps ignoring it (Python installs no handler then): the
+# child would never see the Ctrl-C sent to it. It resets SIGINT, then becomes
+# prov, as a command typed at a terminal starts.
+_AS_AT_A_TERMINAL = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'provisioning_core', *sys.argv[1:]])"
+)
+
+
+def popen_prov(site: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``prov ARGS`` started as at a terminal (Ctrl-C reaches it), its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _AS_AT_A_TERMINAL, *args],
+        env=process_env(site, env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def process_env(site: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a child ``prov``: this one, with the fixture site on its path."""
     env = dict(os.environ)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 
-from tests.cli.conftest import FAST, calls, process_env
+from tests.cli.conftest import FAST, calls, popen_prov
 
 TOKEN = "tok-5f1c9e-very-secret"
 CREATE = ("server", "create", "web", "-p", "recording", "--plan", "small", "--zone", "test-1")
@@ -163,31 +161,11 @@ def _finish(*procs):
         proc.communicate()
 
 
-# A shell starts background jobs with SIGINT ignored, and a process started
-# with SIGINT ignored keeps ignoring it (Python installs no handler then): the
-# child would never see the Ctrl-C sent to it. It resets SIGINT, then becomes
-# prov, as a command typed at a terminal starts.
-_AS_AT_A_TERMINAL = (
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-    "os.execv(sys.executable, [sys.executable, '-m', 'provisioning_core', *sys.argv[1:]])"
-)
-
-
-def _popen(site, *args, env=None):
-    return subprocess.Popen(
-        [sys.executable, "-c", _AS_AT_A_TERMINAL, *args],
-        env=process_env(site, env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_a_process_killed_mid_create_is_reported_by_the_next_run(
     prov, installed, prov_home, workspace
 ):
     workspace(FAST + "\n[providers.recording.options]\ncreate_latency = 60\n")
-    proc = _popen(installed, *CREATE)
+    proc = popen_prov(installed, *CREATE)
     try:
         _wait_for(lambda: any(c["hook"] == "create_server" for c in calls(prov_home)), proc)
         proc.kill()
@@ -217,12 +195,12 @@ def test_a_process_killed_mid_create_is_reported_by_the_next_run(
 
 def test_two_concurrent_writers_serialize_or_fail_clearly(installed, prov_home, workspace):
     workspace(FAST + "lock_timeout = 0.5\n[providers.recording.options]\ncreate_latency = 3\n")
-    first = _popen(
+    first = popen_prov(
         installed, "server", "create", "a", "-p", "recording", "--plan", "small", "--zone", "test-1"
     )
     try:
         _wait_for(lambda: any(c["hook"] == "create_server" for c in calls(prov_home)), first)
-        second = _popen(
+        second = popen_prov(
             installed,
             "server",
             "create",
@@ -245,7 +223,7 @@ def test_two_concurrent_writers_serialize_or_fail_clearly(installed, prov_home, 
     # with a longer lock timeout the second waits its turn instead
     workspace(FAST + "lock_timeout = 30\n[providers.recording.options]\ncreate_latency = 1\n")
     procs = [
-        _popen(
+        popen_prov(
             installed,
             "server",
             "create",
@@ -273,7 +251,7 @@ def test_ctrl_c_lets_work_in_flight_finish_and_record_itself(installed, prov_hom
     workspace(
         "[operations]\nwait_interval = 0.2\n[providers.recording.options]\nboot_polls = 100000\n"
     )
-    proc = _popen(installed, *CREATE, "--count", "2", "--wait", "-o", "json")
+    proc = popen_prov(installed, *CREATE, "--count", "2", "--wait", "-o", "json")
     try:
         _wait_for(lambda: [c["hook"] for c in calls(prov_home)].count("get_server_info") >= 2, proc)
         proc.send_signal(signal.SIGINT)
@@ -305,7 +283,9 @@ def test_ctrl_c_during_taskserv_install_wait_is_recorded_interrupted(
 ):
     workspace(FAST + "\n[taskservs.rectask]\nboot_polls = 100000\n")
     assert prov(*CREATE).exit_code == 0
-    proc = _popen(installed, "taskserv", "install", "rectask", "-s", "web", "--wait", "-o", "json")
+    proc = popen_prov(
+        installed, "taskserv", "install", "rectask", "-s", "web", "--wait", "-o", "json"
+    )
     try:
         _wait_for(
             lambda: [c["hook"] for c in calls(prov_home, "rectask")].count("status") >= 2, proc

@@ -18,25 +18,10 @@ from pathlib import Path
 import pytest
 
 from provisioning_core.state import _MIGRATIONS, SCHEMA_VERSION, Inventory
-from tests.cli.conftest import FAST, process_env
+from tests.cli.conftest import FAST, popen_prov, process_env
 
 KILLS = 60  # runs; at least 50 of them are killed mid-way
 SEED = 20261208
-# resets SIGINT as a terminal would, then becomes prov (see tests/cli/test_robustness.py)
-_AS_AT_A_TERMINAL = (
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-    "os.execv(sys.executable, [sys.executable, '-m', 'provisioning_core', *sys.argv[1:]])"
-)
-
-
-def _popen(site: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", _AS_AT_A_TERMINAL, *args],
-        env=process_env(site, env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def _run(site: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
@@ -88,7 +73,7 @@ def test_sigkill_at_random_points_loses_nothing_and_leaves_no_orphan(
     finished = interrupted_reported = 0
     for i in range(KILLS):
         name = rng.choice(sorted(commands))
-        proc = _popen(installed, *commands[name](i))
+        proc = popen_prov(installed, *commands[name](i))
         time.sleep(rng.uniform(0.2, 1.4))  # somewhere in start-up, the hook, the wait
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -132,7 +117,7 @@ def test_eight_concurrent_writers_wait_or_fail_clearly(installed, prov_home, fig
         encoding="utf-8",
     )
     procs = [
-        _popen(
+        popen_prov(
             installed,
             "server",
             "create",
@@ -163,7 +148,7 @@ def test_eight_concurrent_writers_wait_or_fail_clearly(installed, prov_home, fig
         encoding="utf-8",
     )
     procs = [
-        _popen(
+        popen_prov(
             installed,
             "server",
             "create",
