@@ -541,7 +541,8 @@ def act_on_servers(
                             f"forget the record of {loc.hostname}: its creation was interrupted"
                             if loc.stale
                             else f"{action} server {loc.hostname} ({loc.server_id}) "
-                            f"on {loc.provider}"
+                            f"on {loc.provider}",
+                            *(_going_with(engine, loc) if action == "delete" else []),
                         ],
                     )
                     for loc in located
@@ -553,6 +554,17 @@ def act_on_servers(
             lambda loc: _act_one(engine, action, loc, wait=wait),
             lambda loc: loc.hostname,
         )
+
+
+def _going_with(engine: Engine, loc: Located) -> list[str]:
+    """What a delete takes with it, as the plan must say: the taskservs installed there."""
+    from provisioning_core.operations.taskservs import installed_taskservs
+
+    gone = [
+        f"{row['taskserv']} {row['version']}" if row["version"] else row["taskserv"]
+        for row in installed_taskservs(engine, server=loc.hostname)
+    ]
+    return [f"and with it the taskservs installed there: {', '.join(gone)}"] if gone else []
 
 
 def _act_one(engine: Engine, action: str, loc: Located, *, wait: bool) -> TargetResult:

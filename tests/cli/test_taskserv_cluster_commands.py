@@ -197,3 +197,13 @@ def test_an_unconfigured_cluster_and_a_misplaced_global_option_are_explained(pro
     misplaced = prov("server", "list", "-v")
     assert misplaced.exit_code == 2
     assert "put it before the command (prov -v server list)" in misplaced.stderr
+
+
+def test_server_delete_check_names_the_taskservs_that_go_with_it(prov, workspace):
+    _servers(prov, workspace)
+    assert prov("taskserv", "install", "rectask", "-s", "web-1", "--wait").exit_code == 0
+    plan = prov("server", "delete", "web-1", "--check", "-o", "json").json()
+    [result] = plan["results"]
+    assert result["actions"][-1] == "and with it the taskservs installed there: rectask 2.0.0"
+    other = prov("server", "delete", "web-2", "--check", "-o", "json").json()["results"][0]
+    assert len(other["actions"]) == 1  # nothing installed there
