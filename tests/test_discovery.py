@@ -251,3 +251,17 @@ def test_the_scan_cache_round_trips_a_manifest(tmp_path):
     assert cache.load_all() == [ext, plain]
     assert cache.load_name("provider", "m") == [ext]
     assert cache.load_name("taskserv", "p") == [plain]
+
+
+def test_a_name_too_long_for_a_file_or_full_of_shell_is_just_not_installed(installed):
+    Discovery().all()  # a scan on disk, so that one name is looked up in its own file
+    discovery = Discovery()
+    with pytest.raises(ExtensionNotFound) as err:
+        discovery.resolve("cluster", "../" * 100)  # 900 characters once quoted
+    assert "is not installed" in str(err.value)
+    for name in ("$(touch x)", "", "a b"):
+        with pytest.raises(ExtensionNotFound) as err:
+            Discovery().resolve("cluster", name)
+        # a hint to copy never holds shell syntax the user typed
+        assert "pip install" not in str(err.value), name
+        assert "prov plugin list" in str(err.value)
