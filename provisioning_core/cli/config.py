@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from provisioning_core.cli.common import emit, load_config_for, output_option, say
+from provisioning_core.cli.common import Group, emit, load_config_for, output_option, say
 
 if TYPE_CHECKING:
     from provisioning_core.operations import Engine
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["config", "operations"]
 
 
-@click.group()
+@click.group(cls=Group)
 def config() -> None:
     """Show the effective configuration."""
 
@@ -56,7 +56,7 @@ def show(sources: bool, output: str | None) -> None:
         raise SystemExit(2)
 
 
-@click.group()
+@click.group(cls=Group)
 def operations() -> None:
     """The audit trail of operations in the inventory."""
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from provisioning_core.cli.common import (
+    Group,
     emit,
     extension_manager,
     output_format,
@@ -20,7 +21,7 @@ __all__ = ["module", "plugin"]
 _KINDS = ("provider", "taskserv", "cluster")
 
 
-@click.group()
+@click.group(cls=Group)
 def plugin() -> None:
     """Inspect and validate installed plugins (listing never imports them)."""
 
@@ -218,7 +219,7 @@ def plugin_test(
         raise SystemExit(1)
 
 
-@click.group()
+@click.group(cls=Group)
 def module() -> None:
     """Discover and load extensions (the seed's verbs).
 

@@ -378,3 +378,23 @@ def test_a_partial_server_list_exits_1_unless_allowed(prov, workspace):
     allowed = prov("server", "list", "--allow-partial", "-o", "json")
     assert allowed.exit_code == 0, allowed.output
     assert "error:" not in allowed.stderr
+
+
+def test_an_argument_that_is_not_utf8_is_exit_2_naming_the_parameter(prov, prov_home, workspace):
+    workspace(FAST)
+    assert prov(*CREATE).exit_code == 0
+    # argv bytes that are not UTF-8 reach Python as lone surrogates: no inventory query
+    # can hold them, so they are a bad value of the parameter, not an internal error
+    for args, field in [
+        (("server", "firewall", "w\udcffb", "--rule", "in,tcp,22,accept"), "'SERVER': 'w\\xffb'"),
+        (
+            ("server", "create", "web2", "-p", "recording", "--tag", "k=\udcff"),
+            "'--tag': 'k=\\xff'",
+        ),
+        (("taskserv", "install", "rectask", "-s", "\udcff"), "'--server' / '-s': '\\xff'"),
+    ]:
+        refused = prov(*args)
+        assert refused.exit_code == 2, refused.output
+        assert f"Invalid value for {field} is not UTF-8 text" in refused.stderr, refused.stderr
+    assert not [c for c in calls(prov_home) if c["hook"] == "configure_firewall"]
+
