@@ -16,6 +16,7 @@ from provisioning_core.errors import InputError
 from provisioning_core.models import FirewallRule, ServerConfig, parse_ports
 
 __all__ = [
+    "MAX_COUNT",
     "check_choice",
     "check_hostname",
     "expand_hostnames",
@@ -112,10 +113,20 @@ def check_hostname(hostname: str, *, field: str = "HOSTNAME") -> None:
         raise InputError("invalid hostname", problems=[f"{exc} @ {field}"]) from None
 
 
-def expand_hostnames(hostname: str, count: int) -> list[str]:
+#: the most servers one command creates: more is a typo, and the names are made first
+MAX_COUNT = 1000
+
+
+def expand_hostnames(hostname: str, count: int, *, field: str = "--count") -> list[str]:
     """``web`` with ``count`` 3 is ``web-1, web-2, web-3``; with 1 it is ``web``."""
     if count < 1:
-        raise InputError("invalid count", problems=[f"{count} is less than 1 @ --count"])
+        raise InputError("invalid count", problems=[f"{count} is less than 1 @ {field}"])
+    if count > MAX_COUNT:
+        raise InputError(
+            "invalid count",
+            problems=[f"{count} is more than {MAX_COUNT} @ {field}"],
+            hint=f"create at most {MAX_COUNT} servers with one command",
+        )
     names = [hostname] if count == 1 else [f"{hostname}-{i}" for i in range(1, count + 1)]
     for name in names:
         check_hostname(name)

@@ -204,7 +204,7 @@ def _prepare_create(r: ServerCreateRequest) -> None:
             "count must be at least 1", problems=[f"expected at least 1, got {r.count} @ $.count"]
         )
     check_hostname(r.hostname, field="$.hostname")
-    expand_hostnames(r.hostname, r.count)
+    expand_hostnames(r.hostname, r.count, field="$.count")
     parse_tags([f"{k}={v}" for k, v in r.tags.items()], field="$.tags")
     _rules(r.firewall_rules, "$.firewall_rules")
     _keys(r.ssh_keys)

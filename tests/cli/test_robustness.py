@@ -398,3 +398,11 @@ def test_an_argument_that_is_not_utf8_is_exit_2_naming_the_parameter(prov, prov_
         assert f"Invalid value for {field} is not UTF-8 text" in refused.stderr, refused.stderr
     assert not [c for c in calls(prov_home) if c["hook"] == "configure_firewall"]
 
+
+def test_a_count_too_large_is_refused_before_a_name_is_made(prov, workspace):
+    workspace(FAST)
+    # 2**70 names were built before the first was checked: memory without bound
+    huge = prov(*CREATE[:3], "-p", "recording", "--plan", "small", "--count", str(2**70))
+    assert huge.exit_code == 2, huge.output
+    assert "is more than 1000 @ --count" in huge.stderr
+

@@ -7,6 +7,7 @@ import pytest
 from provisioning_core.errors import InputError
 from provisioning_core.models import FirewallRule
 from provisioning_core.operations.inputs import (
+    MAX_COUNT,
     expand_hostnames,
     parse_rule,
     parse_tags,
@@ -65,6 +66,16 @@ def test_hostnames():
     assert expand_hostnames("web", 3) == ["web-1", "web-2", "web-3"]
     with pytest.raises(InputError, match="invalid hostname"):
         expand_hostnames("a" * 64, 1)
+
+
+def test_a_huge_count_is_refused_before_any_name_is_made():
+    assert len(expand_hostnames("web", MAX_COUNT)) == MAX_COUNT
+    with pytest.raises(InputError) as info:
+        expand_hostnames("web", 2**70)  # would build 2**70 names
+    assert info.value.problems == [f"{2**70} is more than {MAX_COUNT} @ --count"]
+    with pytest.raises(InputError) as info:
+        expand_hostnames("web", MAX_COUNT + 1, field="$.count")
+    assert info.value.problems == [f"{MAX_COUNT + 1} is more than {MAX_COUNT} @ $.count"]
 
 
 def test_ssh_keys(tmp_path):
