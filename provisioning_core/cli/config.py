@@ -62,7 +62,10 @@ def operations() -> None:
 
 
 @operations.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+# clamped to what SQLite counts: a larger limit means every operation
+@click.option(
+    "--limit", type=click.IntRange(min=1, max=2**63 - 1, clamp=True), default=20, show_default=True
+)
 @click.option("--status", type=click.Choice(["running", "succeeded", "failed", "interrupted"]))
 @output_option
 def list_(limit: int, status: str | None, output: str | None) -> None:

@@ -406,3 +406,9 @@ def test_a_count_too_large_is_refused_before_a_name_is_made(prov, workspace):
     assert huge.exit_code == 2, huge.output
     assert "is more than 1000 @ --count" in huge.stderr
 
+
+def test_operations_list_takes_any_limit(prov, workspace):
+    workspace(FAST)
+    # beyond what SQLite counts it means every operation, not an OverflowError
+    listed = prov("operations", "list", "--limit", str(2**64), "-o", "json")
+    assert listed.exit_code == 0, listed.output
