@@ -266,8 +266,19 @@ def module_load(kind: str, name: str, version: str | None, output: str | None) -
     The record (in the cache_dir) is what lets commands use NAME when
     auto_load is false; --version pins the version they use.
     """
+    from packaging.version import InvalidVersion, Version
+
+    from provisioning_core.errors import InputError
     from provisioning_core.operations.plugins import load_module
 
+    if version is not None:
+        try:
+            Version(version)
+        except InvalidVersion:
+            raise InputError(
+                f"invalid version {version!r}",
+                problems=["expected a version such as 1.0.0 @ --version"],
+            ) from None
     emit(
         load_module(kind, name, version, manager=extension_manager()),
         output,
