@@ -7,7 +7,7 @@ records them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -20,8 +20,8 @@ def figure(text: str) -> None:
 
 
 @pytest.fixture
-def figures() -> Iterator[object]:
-    yield figure
+def figures() -> Callable[[str], None]:
+    return figure
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
