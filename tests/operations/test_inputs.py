@@ -13,6 +13,7 @@ from provisioning_core.operations.inputs import (
     parse_tags,
     read_ssh_keys,
 )
+from provisioning_core.operations.requests import JOB_KINDS
 
 
 def test_tags():
@@ -92,6 +93,35 @@ def test_ssh_keys(tmp_path):
     assert "abc" not in str(info.value)
     with pytest.raises(InputError, match="cannot read SSH key"):
         read_ssh_keys([str(tmp_path / "missing.pub")])
+
+
+def test_ssh_keys_that_are_no_public_key_are_refused_unread_when_they_cannot_be(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello world\n")
+    big = tmp_path / "big.pub"
+    big.write_text("ssh-ed25519 AAAAC3 me@host\n" * 3000)
+    cases = [
+        (str(text), "'" + str(text) + "' is not a public key (TYPE BASE64 [COMMENT]) @ --ssh-key"),
+        ("ssh-rsa", "'ssh-rsa' is not a public key (TYPE BASE64 [COMMENT]) @ --ssh-key"),
+        ("ssh-rsa AAAAB3 \x1b[2J", "'ssh-rsa AAAAB3 \\x1b[2J' is not a public key"),
+        ("/dev/zero", "/dev/zero: not a regular file @ --ssh-key"),  # was read without end
+        (str(big), f"{big}: larger than 64 KiB, so no public key file @ --ssh-key"),
+    ]
+    for value, problem in cases:
+        with pytest.raises(InputError) as info:
+            read_ssh_keys([value])
+        assert info.value.problems[0].startswith(problem), (value, info.value.problems)
+        assert info.value.exit_code == 2
+    with pytest.raises(InputError) as info:
+        read_ssh_keys([str(text)], field="$.providers.up.defaults.ssh_keys")
+    assert info.value.problems[0].endswith("@ $.providers.up.defaults.ssh_keys")
+    with pytest.raises(InputError) as info:
+        JOB_KINDS["server.create"].prepare(
+            {"hostname": "web", "provider": "local", "ssh_keys": ["ssh-rsa"]}
+        )
+    assert info.value.problems == [
+        "the text is not a public key (TYPE BASE64 [COMMENT]) @ $.ssh_keys[0]"
+    ]
 
 
 def test_ssh_keys_refuse_dsa_given_inline_or_in_a_file(tmp_path):
