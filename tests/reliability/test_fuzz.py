@@ -384,6 +384,10 @@ RULES = st.sampled_from(
     ["in,tcp,22,accept", "out,any,*,drop", "in,udp,8000-8100,accept,10.0.0.0/8"]
 )
 
+# clusters whose names are nasty but configured, so that they get past "which cluster?"
+# and on to whatever keeps state by the name
+CLUSTER_NAMES = ["ci", "../../escaped", "$(touch escaped)", "a b;c", "名前"]
+
 CLI_TARGETS = {
     "server create": verb(
         "server",
@@ -424,13 +428,16 @@ CLI_TARGETS = {
         flags=("--check",),
     ),
     "cluster create": verb(
-        "cluster", "create", fields=[_arg("NAME", st.just("ci"), "cluster")], flags=("--check",)
+        "cluster",
+        "create",
+        fields=[_arg("NAME", st.sampled_from(CLUSTER_NAMES), "cluster")],
+        flags=("--check",),
     ),
     "cluster scale": verb(
         "cluster",
         "scale",
         fields=[
-            _arg("NAME", st.just("ci"), "cluster"),
+            _arg("NAME", st.sampled_from(CLUSTER_NAMES), "cluster"),
             _opt("--replicas", st.sampled_from(["0", "3"]), NUMBER),
             _opt("--component", st.sampled_from(["db", "web"])),
         ],
@@ -448,12 +455,17 @@ CLI_TARGETS = {
     ),
 }
 
-CLUSTER = '\n[clusters.ci]\ntype = "reccluster"\nversion = "1.0.0"\n'
+
+def _clusters() -> str:
+    return "".join(
+        f'\n[clusters.{toml_key(name)}]\ntype = "reccluster"\nversion = "1.0.0"\n'
+        for name in CLUSTER_NAMES
+    )
 
 
 @pytest.mark.parametrize("target", sorted(CLI_TARGETS))
 def test_cli_arguments(fuzz: Fuzz, figures: Callable[[str], None], target: str) -> None:
-    fuzz.workspace(FAST + CLUSTER)
+    fuzz.workspace(FAST + _clusters())
     (fuzz.work / "me.pub").write_text(PUBLIC_KEY + "\n")
     (fuzz.work / "notes.txt").write_text("hello world\n")
     (fuzz.work / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n")
@@ -464,7 +476,9 @@ def test_cli_arguments(fuzz: Fuzz, figures: Callable[[str], None], target: str) 
         ).exit_code
         == 0
     )
-    assert _prov("cluster", "create", "ci").exit_code == 0
+    for name in CLUSTER_NAMES:
+        created = _prov("cluster", "create", name)
+        assert created.exit_code == 0, created.output
 
     @settings(FUZZ, max_examples=CLI_EXAMPLES)
     @given(CLI_TARGETS[target])
