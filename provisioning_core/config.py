@@ -100,15 +100,26 @@ _LIMITS: dict[str, tuple[float, bool, str]] = {
 }
 
 
-def _within(name: str, value: float) -> bool:
-    bound, inclusive, _ = _LIMITS[name]
+#: the longest a seconds setting may be: waiting longer overflows the clocks and
+#: thread primitives it reaches (threading.TIMEOUT_MAX, deadlines as timestamps)
+_MAX_SECONDS = 365 * 24 * 3600
+
+
+def _limit_problem(name: str, value: float) -> str | None:
+    """What is wrong with ``value`` for the ``[operations]`` setting ``name``, or None."""
+    bound, inclusive, expected = _LIMITS[name]
     # written so that NaN is out of range too
-    return value >= bound if inclusive else value > bound
+    if not (value >= bound if inclusive else value > bound):
+        return f"expected {expected}, got {value}"
+    if "seconds" in expected and value > _MAX_SECONDS:
+        return f"expected at most {_MAX_SECONDS} seconds (a year), got {value}"
+    return None
 
 
 def _check_limit(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not _within(attribute.name, value):
-        raise ValueError(f"{attribute.name}: expected {_LIMITS[attribute.name][2]}, got {value}")
+    problem = _limit_problem(attribute.name, value)
+    if problem:
+        raise ValueError(f"{attribute.name}: {problem}")
 
 
 @attrs.frozen
@@ -583,14 +594,13 @@ class Config:
         data = self._table(("operations",), "operations")
         problems: list[str] = []
         valid = dict(data)
-        for name, (_, _, expected) in _LIMITS.items():
+        for name in _LIMITS:
             value = data.get(name)
-            if (
-                isinstance(value, (int, float))
-                and not isinstance(value, bool)
-                and not _within(name, value)
-            ):
-                problems.append(f"expected {expected}, got {value} @ $.operations.{name}")
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            problem = _limit_problem(name, value)
+            if problem:
+                problems.append(f"{problem} @ $.operations.{name}")
                 del valid[name]  # so that structuring reports only the other problems
         settings = None
         try:

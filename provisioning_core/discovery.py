@@ -30,6 +30,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -151,6 +152,14 @@ def _repository(meta: md.PackageMetadata) -> str | None:
     return repository_url(urls) or _field(meta, "Home-page") or None
 
 
+# what may follow "provisioning-<kind>-" in a distribution's name (PEP 508), so that a
+# hint never suggests a pip command holding shell syntax the user typed
+_DIST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+# the longest name of a per-name scan file before .json; quote() keeps it ASCII
+_MAX_STEM = 200
+
+
 class _ScanCache:
     """The entry-point scan on disk, valid while no ``path`` entry changed.
 
@@ -224,7 +233,11 @@ class _ScanCache:
                     shutil.rmtree(partial, ignore_errors=True)
 
     def _name_file(self, kind: str, name: str, base: Path | None = None) -> Path:
-        return (base or self.dir) / str(kind) / (quote(name, safe="") + ".json")
+        stem = quote(name, safe="", errors="surrogateescape")
+        if len(stem) > _MAX_STEM:  # longer than a file name may be (255 bytes): its digest
+            digest = hashlib.sha256(name.encode(errors="surrogateescape")).hexdigest()
+            stem = f"sha256-{digest}"
+        return (base or self.dir) / str(kind) / (stem + ".json")
 
     @staticmethod
     def _read(file: Path) -> list[DiscoveredExtension] | None:
@@ -368,12 +381,15 @@ class Discovery:
         if not found:
             names = sorted({e.name for e in self.all(kind)})
             close = difflib.get_close_matches(name, names, n=3)
-            hint = (
-                f"did you mean {', '.join(close)}?"
-                if close
-                else f"install it (pip install provisioning-{ExtensionType(kind).value}-{name})"
-                " or list what is there with `prov plugin list`"
-            )
+            if close:
+                hint = f"did you mean {', '.join(close)}?"
+            elif _DIST_NAME.match(name):
+                hint = (
+                    f"install it (pip install provisioning-{ExtensionType(kind).value}-{name})"
+                    " or list what is there with `prov plugin list`"
+                )
+            else:  # never a shell command to copy that holds what the user typed
+                hint = "list what is installed with `prov plugin list`"
             raise ExtensionNotFound("is not installed", kind=str(kind), name=name, hint=hint)
         if version is None:
             for ext in found:

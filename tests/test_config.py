@@ -750,6 +750,18 @@ def test_operations_boundaries_that_are_allowed(key, value):
     assert getattr(ops, key) == value
 
 
+
+@pytest.mark.parametrize("value", [1e10, float("inf"), 2**63 - 1])
+@pytest.mark.parametrize("key", ["hook_timeout", "wait_timeout", "wait_interval", "lock_timeout"])
+def test_seconds_beyond_a_year_are_refused_naming_the_setting(key, value):
+    # hook_timeout = 1e10 reached Thread.join and was an OverflowError in every command
+    with pytest.raises(ConfigError) as err:
+        _ = load_config(env={}, overrides={f"operations.{key}": value}).operations
+    assert err.value.problems == [
+        f"expected at most 31536000 seconds (a year), got {value} @ $.operations.{key}"
+    ]
+    assert load_config(env={}, overrides={f"operations.{key}": 31536000}).operations
+
 def test_operations_settings_validate_when_built_directly():
     with pytest.raises(ValueError, match="parallelism: expected a whole number greater than 0"):
         OperationsSettings(parallelism=0)

@@ -274,3 +274,17 @@ def test_a_scan_is_removed_whole_so_no_reader_sees_installed_plugins_missing(tmp
     assert first.load_name("provider", "m") is None  # no scan: rescan, never "not installed"
     assert second.load_name("provider", "m") == [ext]
     assert [p.name for p in first.parent.iterdir()] == [second.dir.name]
+
+
+def test_a_name_too_long_for_a_file_or_full_of_shell_is_just_not_installed(installed):
+    Discovery().all()  # a scan on disk, so that one name is looked up in its own file
+    discovery = Discovery()
+    with pytest.raises(ExtensionNotFound) as err:
+        discovery.resolve("cluster", "../" * 100)  # 900 characters once quoted
+    assert "is not installed" in str(err.value)
+    for name in ("$(touch x)", "", "a b"):
+        with pytest.raises(ExtensionNotFound) as err:
+            Discovery().resolve("cluster", name)
+        # a hint to copy never holds shell syntax the user typed
+        assert "pip install" not in str(err.value), name
+        assert "prov plugin list" in str(err.value)

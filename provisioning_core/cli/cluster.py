@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from provisioning_core.cli.common import (
+    Group,
     check_option,
     emit,
     emit_report,
@@ -18,7 +19,7 @@ from provisioning_core.cli.common import (
 __all__ = ["cluster"]
 
 
-@click.group()
+@click.group(cls=Group)
 def cluster() -> None:
     """Deploy and manage clusters.
 

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OUTPUTS",
+    "Command",
+    "Group",
     "Settings",
     "check_option",
     "emit",
@@ -76,6 +78,44 @@ def _settings() -> Settings:
         obj = Settings(None, 0, debug=False)
         ctx.obj = obj
     return obj
+
+
+# -- commands -----------------------------------------------------------------
+
+
+class Command(click.Command):
+    """A command that refuses text which is not UTF-8 before anything uses it.
+
+    Python decodes argv bytes that are not UTF-8 as lone surrogates
+    (``'\\udcff'``); such a name can be neither stored in the inventory nor
+    printed, so it is a usage error naming the parameter, like any bad value.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        for param in self.get_params(ctx):
+            if not isinstance(param.type, click.types.StringParamType) or param.name is None:
+                continue  # paths may be any bytes; UNPROCESSED belongs to another program
+            value = ctx.params.get(param.name)
+            for text in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(text, str) and not _is_utf8(text):
+                    shown = text.encode(errors="surrogateescape").decode(errors="backslashreplace")
+                    raise click.BadParameter(f"'{shown}' is not UTF-8 text", ctx=ctx, param=param)
+        return rest
+
+
+class Group(click.Group):
+    """A group whose commands are :class:`Command` s."""
+
+    command_class = Command
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # -- options ------------------------------------------------------------------

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from provisioning_core.cli.common import emit, load_config_for, output_format, output_option, say
+from provisioning_core.cli.common import (
+    Group,
+    emit,
+    load_config_for,
+    output_format,
+    output_option,
+    say,
+)
 
 if TYPE_CHECKING:
     from provisioning_core.operations import Engine
@@ -15,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["config", "operations"]
 
 
-@click.group()
+@click.group(cls=Group)
 def config() -> None:
     """Show the effective configuration."""
 
@@ -56,13 +63,16 @@ def show(sources: bool, output: str | None) -> None:
         raise SystemExit(2)
 
 
-@click.group()
+@click.group(cls=Group)
 def operations() -> None:
     """The audit trail of operations in the inventory."""
 
 
 @operations.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+# clamped to what SQLite counts: a larger limit means every operation
+@click.option(
+    "--limit", type=click.IntRange(min=1, max=2**63 - 1, clamp=True), default=20, show_default=True
+)
 @click.option("--status", type=click.Choice(["running", "succeeded", "failed", "interrupted"]))
 @click.option(
     "--target", metavar="NAME", help="Only this target (web-1 also finds my-service@web-1)."

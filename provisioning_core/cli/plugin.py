@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from provisioning_core.cli.common import (
+    Group,
     emit,
     extension_manager,
     literal,
@@ -21,7 +22,7 @@ __all__ = ["module", "plugin"]
 _KINDS = ("provider", "taskserv", "cluster")
 
 
-@click.group()
+@click.group(cls=Group)
 def plugin() -> None:
     """Inspect and validate installed plugins (listing never imports them)."""
 
@@ -229,7 +230,7 @@ def plugin_test(
         raise SystemExit(1)
 
 
-@click.group()
+@click.group(cls=Group)
 def module() -> None:
     """Discover and load extensions (the seed's verbs).
 
@@ -276,8 +277,19 @@ def module_load(kind: str, name: str, version: str | None, output: str | None) -
     The record (in the cache_dir) is what lets commands use NAME when
     auto_load is false; --version pins the version they use.
     """
+    from packaging.version import InvalidVersion, Version
+
+    from provisioning_core.errors import InputError
     from provisioning_core.operations.plugins import load_module
 
+    if version is not None:
+        try:
+            Version(version)
+        except InvalidVersion:
+            raise InputError(
+                f"invalid version {version!r}",
+                problems=["expected a version such as 1.0.0 @ --version"],
+            ) from None
     emit(
         load_module(kind, name, version, manager=extension_manager()),
         output,

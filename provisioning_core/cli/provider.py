@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from provisioning_core.cli.common import emit, engine_for, output_format, output_option
+from provisioning_core.cli.common import Group, emit, engine_for, output_format, output_option
 
 __all__ = ["provider"]
 
 
-@click.group()
+@click.group(cls=Group)
 def provider() -> None:
     """Describe providers and test their settings."""
 

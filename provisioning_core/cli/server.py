@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from provisioning_core.cli.common import (
+    Group,
     check_option,
     emit,
     emit_report,
@@ -26,7 +27,7 @@ def _complete_server(_ctx: click.Context, _param: click.Parameter, incomplete: s
     return known_hostnames(incomplete)
 
 
-@click.group()
+@click.group(cls=Group)
 def server() -> None:
     """Create, inspect and manage servers.
 

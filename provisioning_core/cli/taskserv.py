@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from provisioning_core.cli.common import (
+    Group,
     check_option,
     emit,
     emit_report,
@@ -39,7 +40,7 @@ def _server_option(*, required: bool = True) -> Callable[[F], F]:
     )
 
 
-@click.group()
+@click.group(cls=Group)
 def taskserv() -> None:
     """Install and run software (taskservs) on servers.
 

@@ -16,11 +16,13 @@ from provisioning_core.errors import InputError
 from provisioning_core.models import FirewallRule, ServerConfig, parse_ports
 
 __all__ = [
+    "MAX_COUNT",
     "check_choice",
     "check_hostname",
     "expand_hostnames",
     "parse_rule",
     "parse_tags",
+    "public_key_problem",
     "read_ssh_keys",
 ]
 
@@ -112,10 +114,20 @@ def check_hostname(hostname: str, *, field: str = "HOSTNAME") -> None:
         raise InputError("invalid hostname", problems=[f"{exc} @ {field}"]) from None
 
 
-def expand_hostnames(hostname: str, count: int) -> list[str]:
+#: the most servers one command creates: more is a typo, and the names are made first
+MAX_COUNT = 1000
+
+
+def expand_hostnames(hostname: str, count: int, *, field: str = "--count") -> list[str]:
     """``web`` with ``count`` 3 is ``web-1, web-2, web-3``; with 1 it is ``web``."""
     if count < 1:
-        raise InputError("invalid count", problems=[f"{count} is less than 1 @ --count"])
+        raise InputError("invalid count", problems=[f"{count} is less than 1 @ {field}"])
+    if count > MAX_COUNT:
+        raise InputError(
+            "invalid count",
+            problems=[f"{count} is more than {MAX_COUNT} @ {field}"],
+            hint=f"create at most {MAX_COUNT} servers with one command",
+        )
     names = [hostname] if count == 1 else [f"{hostname}-{i}" for i in range(1, count + 1)]
     for name in names:
         check_hostname(name)
@@ -129,7 +141,7 @@ def check_choice(value: str, allowed: Sequence[str], *, what: str, field: str) -
     return f"unknown {what} {value!r}; allowed: {', '.join(allowed) or '(none)'} @ {field}"
 
 
-def read_ssh_keys(values: Iterable[str]) -> list[str]:
+def read_ssh_keys(values: Iterable[str], *, field: str = "--ssh-key") -> list[str]:
     """Each value is a public key or the path of a public key file; DSA keys are refused."""
     keys: list[str] = []
     for value in values:
@@ -138,18 +150,11 @@ def read_ssh_keys(values: Iterable[str]) -> list[str]:
         if inline:
             text = value.strip()
         else:
-            try:
-                text = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise InputError(
-                    "cannot read SSH key",
-                    problems=[f"{value}: {exc.strerror or exc} @ --ssh-key"],
-                    hint="give a public key (ssh-ed25519 AAAA...) or the path of a .pub file",
-                ) from None
+            text = _read_key_file(value, path, field)
             if "PRIVATE KEY" in text:
                 raise InputError(
                     "refused a private SSH key",
-                    problems=[f"{value} holds a private key @ --ssh-key"],
+                    problems=[f"{value} holds a private key @ {field}"],
                     hint="give the public half, usually the same path ending in .pub",
                 )
         if is_dsa_key(text):
@@ -157,12 +162,63 @@ def read_ssh_keys(values: Iterable[str]) -> list[str]:
             shown = f"{value[: _SHOWN - 3]}..." if inline and len(value) > _SHOWN else value
             raise InputError(
                 "refused a DSA SSH key",
-                problems=[f"{shown} is a DSA (ssh-dss) key @ --ssh-key"],
+                problems=[f"{shown} is a DSA (ssh-dss) key @ {field}"],
                 hint="DSA is deprecated and OpenSSH no longer accepts it; make an ed25519 key "
                 "(ssh-keygen -t ed25519) and give its .pub file",
             )
+        problem = public_key_problem(text)
+        if problem:
+            shown = f"{value[: _SHOWN - 3]}..." if inline and len(value) > _SHOWN else value
+            raise InputError(
+                "not a public SSH key",
+                problems=[f"{shown!r} {problem} @ {field}"],
+                hint=_KEY_HINT,
+            )
         keys.append(text)
     return keys
+
+
+_KEY_HINT = "give a public key (ssh-ed25519 AAAA...) or the path of a .pub file"
+# a public key file holds a few lines of a few hundred bytes each
+_MAX_KEY_FILE = 64 * 1024
+# TYPE BASE64 [COMMENT], as in a .pub file or authorized_keys; no control characters
+_PUBLIC_KEY = re.compile(
+    r"(?:ssh-|ecdsa-|sk-)[A-Za-z0-9@.+-]+ +[A-Za-z0-9+/]+=*(?: +[^\x00-\x1f\x7f]*)?"
+)
+
+
+def public_key_problem(text: str) -> str | None:
+    """What makes ``text`` (OpenSSH public key lines) no public key, or None."""
+    lines = [line.strip() for line in text.splitlines()]
+    keys = [line for line in lines if line and not line.startswith("#")]
+    if not keys:
+        return "holds no public key"
+    for line in keys:
+        if not _PUBLIC_KEY.fullmatch(line):
+            return "is not a public key (TYPE BASE64 [COMMENT])"
+    return None
+
+
+def _read_key_file(value: str, path: Path, field: str) -> str:
+    """The text of a key file; a FIFO, a device or a huge file is refused unread."""
+    import stat
+
+    def refuse(problem: str) -> InputError:
+        return InputError(
+            "cannot read SSH key", problems=[f"{value}: {problem} @ {field}"], hint=_KEY_HINT
+        )
+
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise refuse("not a regular file")
+        if st.st_size > _MAX_KEY_FILE:
+            raise refuse(f"larger than {_MAX_KEY_FILE // 1024} KiB, so no public key file")
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise refuse(str(exc.strerror or exc)) from None
+    except UnicodeDecodeError:
+        raise refuse("not UTF-8 text, so no public key file") from None
 
 
 _SHOWN = 40  # characters of an inline key an error shows

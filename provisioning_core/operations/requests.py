@@ -30,6 +30,7 @@ from provisioning_core.operations.inputs import (
     is_dsa_key,
     parse_rule,
     parse_tags,
+    public_key_problem,
 )
 from provisioning_core.operations.report import Report
 
@@ -182,6 +183,8 @@ def _keys(texts: list[str]) -> list[str]:
             problems.append(f"a private key was sent; send the public half @ $.ssh_keys[{i}]")
         elif is_dsa_key(text):
             problems.append(f"a DSA (ssh-dss) key is refused; use ed25519 @ $.ssh_keys[{i}]")
+        elif problem := public_key_problem(text):
+            problems.append(f"the text {problem} @ $.ssh_keys[{i}]")
     if problems:
         raise InputError("invalid SSH keys", problems=problems)
     return [t.strip() for t in texts]
@@ -204,7 +207,7 @@ def _prepare_create(r: ServerCreateRequest) -> None:
             "count must be at least 1", problems=[f"expected at least 1, got {r.count} @ $.count"]
         )
     check_hostname(r.hostname, field="$.hostname")
-    expand_hostnames(r.hostname, r.count)
+    expand_hostnames(r.hostname, r.count, field="$.count")
     parse_tags([f"{k}={v}" for k, v in r.tags.items()], field="$.tags")
     _rules(r.firewall_rules, "$.firewall_rules")
     _keys(r.ssh_keys)

@@ -153,7 +153,8 @@ def create_servers(
             zone=zone or defaults.zone,
             os=os or defaults.os,
             # defaults may name .pub files, as --ssh-key may
-            ssh_keys=list(ssh_keys) or read_ssh_keys(defaults.ssh_keys),
+            ssh_keys=list(ssh_keys)
+            or read_ssh_keys(defaults.ssh_keys, field=f"$.providers.{p.name}.defaults.ssh_keys"),
             tags=tags or {},
             firewall_rules=[*defaults.firewall_rules, *firewall_rules],
             # where the rules came from, for the errors about them

@@ -155,3 +155,11 @@ def test_plugin_info_shows_the_seeds_tables(prov):
     assert info["manifest"]["capabilities"]["server_management"] is True
     assert info["manifest"]["regions"] == ["us-east-1", "us-west-2", "eu-west-1"]
     assert "create_server" in info["hooks"]
+
+
+def test_module_load_refuses_a_version_that_is_no_version_naming_the_option(prov):
+    for version in ("", "1.0; rm -rf ~", "../1.0.0"):
+        refused = prov("module", "load", "provider", "recording", "--version", version)
+        assert refused.exit_code == 2, refused.output
+        assert f"invalid version {version!r}" in refused.stderr
+        assert "expected a version such as 1.0.0 @ --version" in refused.stderr

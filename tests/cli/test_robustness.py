@@ -358,3 +358,37 @@ def test_a_partial_server_list_exits_1_unless_allowed(prov, workspace):
     allowed = prov("server", "list", "--allow-partial", "-o", "json")
     assert allowed.exit_code == 0, allowed.output
     assert "error:" not in allowed.stderr
+
+
+def test_an_argument_that_is_not_utf8_is_exit_2_naming_the_parameter(prov, prov_home, workspace):
+    workspace(FAST)
+    assert prov(*CREATE).exit_code == 0
+    # argv bytes that are not UTF-8 reach Python as lone surrogates: no inventory query
+    # can hold them, so they are a bad value of the parameter, not an internal error
+    for args, field in [
+        (("server", "firewall", "w\udcffb", "--rule", "in,tcp,22,accept"), "'SERVER': 'w\\xffb'"),
+        (
+            ("server", "create", "web2", "-p", "recording", "--tag", "k=\udcff"),
+            "'--tag': 'k=\\xff'",
+        ),
+        (("taskserv", "install", "rectask", "-s", "\udcff"), "'--server' / '-s': '\\xff'"),
+    ]:
+        refused = prov(*args)
+        assert refused.exit_code == 2, refused.output
+        assert f"Invalid value for {field} is not UTF-8 text" in refused.stderr, refused.stderr
+    assert not [c for c in calls(prov_home) if c["hook"] == "configure_firewall"]
+
+
+def test_a_count_too_large_is_refused_before_a_name_is_made(prov, workspace):
+    workspace(FAST)
+    # 2**70 names were built before the first was checked: memory without bound
+    huge = prov(*CREATE[:3], "-p", "recording", "--plan", "small", "--count", str(2**70))
+    assert huge.exit_code == 2, huge.output
+    assert "is more than 1000 @ --count" in huge.stderr
+
+
+def test_operations_list_takes_any_limit(prov, workspace):
+    workspace(FAST)
+    # beyond what SQLite counts it means every operation, not an OverflowError
+    listed = prov("operations", "list", "--limit", str(2**64), "-o", "json")
+    assert listed.exit_code == 0, listed.output

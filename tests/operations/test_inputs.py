@@ -7,11 +7,13 @@ import pytest
 from provisioning_core.errors import InputError
 from provisioning_core.models import FirewallRule
 from provisioning_core.operations.inputs import (
+    MAX_COUNT,
     expand_hostnames,
     parse_rule,
     parse_tags,
     read_ssh_keys,
 )
+from provisioning_core.operations.requests import JOB_KINDS
 
 
 def test_tags():
@@ -67,6 +69,16 @@ def test_hostnames():
         expand_hostnames("a" * 64, 1)
 
 
+def test_a_huge_count_is_refused_before_any_name_is_made():
+    assert len(expand_hostnames("web", MAX_COUNT)) == MAX_COUNT
+    with pytest.raises(InputError) as info:
+        expand_hostnames("web", 2**70)  # would build 2**70 names
+    assert info.value.problems == [f"{2**70} is more than {MAX_COUNT} @ --count"]
+    with pytest.raises(InputError) as info:
+        expand_hostnames("web", MAX_COUNT + 1, field="$.count")
+    assert info.value.problems == [f"{MAX_COUNT + 1} is more than {MAX_COUNT} @ $.count"]
+
+
 def test_ssh_keys(tmp_path):
     public = tmp_path / "id.pub"
     public.write_text("ssh-ed25519 AAAAC3 me@host\n")
@@ -81,6 +93,35 @@ def test_ssh_keys(tmp_path):
     assert "abc" not in str(info.value)
     with pytest.raises(InputError, match="cannot read SSH key"):
         read_ssh_keys([str(tmp_path / "missing.pub")])
+
+
+def test_ssh_keys_that_are_no_public_key_are_refused_unread_when_they_cannot_be(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello world\n")
+    big = tmp_path / "big.pub"
+    big.write_text("ssh-ed25519 AAAAC3 me@host\n" * 3000)
+    cases = [
+        (str(text), "'" + str(text) + "' is not a public key (TYPE BASE64 [COMMENT]) @ --ssh-key"),
+        ("ssh-rsa", "'ssh-rsa' is not a public key (TYPE BASE64 [COMMENT]) @ --ssh-key"),
+        ("ssh-rsa AAAAB3 \x1b[2J", "'ssh-rsa AAAAB3 \\x1b[2J' is not a public key"),
+        ("/dev/zero", "/dev/zero: not a regular file @ --ssh-key"),  # was read without end
+        (str(big), f"{big}: larger than 64 KiB, so no public key file @ --ssh-key"),
+    ]
+    for value, problem in cases:
+        with pytest.raises(InputError) as info:
+            read_ssh_keys([value])
+        assert info.value.problems[0].startswith(problem), (value, info.value.problems)
+        assert info.value.exit_code == 2
+    with pytest.raises(InputError) as info:
+        read_ssh_keys([str(text)], field="$.providers.up.defaults.ssh_keys")
+    assert info.value.problems[0].endswith("@ $.providers.up.defaults.ssh_keys")
+    with pytest.raises(InputError) as info:
+        JOB_KINDS["server.create"].prepare(
+            {"hostname": "web", "provider": "local", "ssh_keys": ["ssh-rsa"]}
+        )
+    assert info.value.problems == [
+        "the text is not a public key (TYPE BASE64 [COMMENT]) @ $.ssh_keys[0]"
+    ]
 
 
 def test_ssh_keys_refuse_dsa_given_inline_or_in_a_file(tmp_path):

@@ -7,6 +7,8 @@ records them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.cli.conftest import prov  # noqa: F401 - the CLI in process, for the suite too
@@ -20,7 +22,7 @@ def figure(text: str) -> None:
 
 
 @pytest.fixture
-def figures() -> object:
+def figures() -> Callable[[str], None]:
     return figure
 
 
