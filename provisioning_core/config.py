@@ -801,6 +801,8 @@ class Config:
             return ConfigError(
                 f"setting {_dotted(path)}{self._where([path])} cannot be resolved:"
                 f" {item.issue.problem}",
+                # the path as every refusal names it ("message @ $.path"), short
+                problems=[f"{item.issue.short} @ $.{_dotted(path)}"],
                 hint=item.issue.hint,
             )
         return ConfigError(

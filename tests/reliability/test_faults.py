@@ -43,7 +43,7 @@ def _integrity(path: Path) -> str:
 def _clusters(count: int) -> str:
     return "".join(
         f'\n[clusters.c{i}]\ntype = "reccluster"\nversion = "1.0.0"\n'
-        f"[clusters.c{i}.settings]\ncreate_latency = 1.0\n"
+        f"[clusters.c{i}.settings]\ncreate_latency = 2.0\n"
         for i in range(count)
     )
 
@@ -54,9 +54,9 @@ def test_sigkill_at_random_points_loses_nothing_and_leaves_no_orphan(
     rng = random.Random(SEED)
     Path("provisioning.toml").write_text(
         FAST
-        # each command lasts ~2 s after start-up: its hook, then its wait
-        + "\n[providers.recording.options]\ncreate_latency = 1.0\nboot_polls = 20\n"
-        + "\n[taskservs.rectask]\ncreate_latency = 1.0\nboot_polls = 20\n"
+        # each command lasts 2 s and more after start-up: its hook, then its wait
+        + "\n[providers.recording.options]\ncreate_latency = 2.0\nboot_polls = 20\n"
+        + "\n[taskservs.rectask]\ncreate_latency = 2.0\nboot_polls = 20\n"
         + _clusters(KILLS),
         encoding="utf-8",
     )
@@ -71,6 +71,7 @@ def test_sigkill_at_random_points_loses_nothing_and_leaves_no_orphan(
     }  # fmt: skip
     killed: dict[str, int] = dict.fromkeys(commands, 0)
     finished = interrupted_reported = 0
+    ended: list[str] = []  # why a run ended before its kill, should one
     for i in range(KILLS):
         name = rng.choice(sorted(commands))
         proc = popen_prov(installed, *commands[name](i))
@@ -78,9 +79,11 @@ def test_sigkill_at_random_points_loses_nothing_and_leaves_no_orphan(
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed[name] += 1
+            proc.communicate(timeout=30)
         else:
             finished += 1
-        proc.communicate(timeout=30)
+            _out, err = proc.communicate(timeout=30)
+            ended.append(f"run {i} ({name}) ended first, exit {proc.returncode}: {err[-300:]}")
         # the next run: whatever was cut short is reported, and nothing is half-written
         listed = prov("server", "list", "-o", "json")
         assert listed.exit_code == 0, listed.stderr
@@ -101,7 +104,7 @@ def test_sigkill_at_random_points_loses_nothing_and_leaves_no_orphan(
         ops = inventory.operations(limit=10_000)
     assert all(op.status in {"succeeded", "failed", "interrupted"} for op in ops)
     total = sum(killed.values())
-    assert total >= 50, f"too few runs were killed mid-way: {killed}"
+    assert total >= 50, f"too few runs were killed mid-way: {killed}; {ended}"
     figures(
         f"faults: {total} runs SIGKILLed at random points (seed {SEED}): "
         + ", ".join(f"{n} {k}" for k, n in killed.items())
