@@ -161,6 +161,18 @@ def claim(taken: set[str], sandbox_dir: Path) -> str:
     raise _exhausted()
 
 
+def release_all(sandbox_dir: Path) -> None:
+    """Release every claim ``sandbox_dir`` holds (its address was never recorded)."""
+    where = Path(tempfile.gettempdir()) / "prov-local-addresses"
+    if not where.is_dir():
+        return
+    for path in where.iterdir():
+        owner = _owner(path)
+        if owner is not None and owner.get("sandbox_dir") == str(sandbox_dir):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
 def release(address: str, sandbox_dir: Path) -> None:
     """Release ``address`` if ``sandbox_dir`` holds its claim (a claim of another is kept)."""
     path = Path(tempfile.gettempdir()) / "prov-local-addresses" / address

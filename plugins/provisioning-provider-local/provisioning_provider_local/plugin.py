@@ -48,6 +48,7 @@ from provisioning_provider_local.store import (
     Sandbox,
     all_sandboxes,
     client_key_path,
+    is_sandbox_id,
     local_dir,
     locked,
     new_id,
@@ -323,6 +324,29 @@ def test_connection(settings: ProviderSettings) -> ConnectionResult:
     )
 
 
+def _sweep_debris() -> None:
+    """Remove what a create killed before it wrote the metadata left (lock held).
+
+    A create holds the provider's lock from making the sandbox's directory to
+    writing its metadata, so under the lock a directory without metadata is
+    not being made: a killed create left it, with no process yet and maybe an
+    address claim.  It is listed nowhere, so it is removed here.
+    """
+    base = servers_dir()
+    if not base.is_dir():
+        return
+    for entry in base.iterdir():
+        if not is_sandbox_id(entry.name) or not entry.is_dir():
+            continue
+        sandbox = Sandbox(entry)
+        if sandbox.meta_path.exists():
+            continue
+        with contextlib.suppress(Exception):
+            lifecycle.stop(sandbox)
+        addresses.release_all(sandbox.dir)
+        _remove_tree(sandbox.dir)
+
+
 @hookimpl
 def create_server(settings: ProviderSettings, config: ServerConfig, check: bool) -> Server:
     if check:  # validate and describe; touch nothing, not even the state directory
@@ -341,6 +365,7 @@ def create_server(settings: ProviderSettings, config: ServerConfig, check: bool)
     from provisioning_provider_local.keys import ensure_client_key
 
     with locked(_lock()):  # one address and one hostname per sandbox, across processes
+        _sweep_debris()
         existing = all_sandboxes()
         _refuse(config, _check_config(config, existing))
         client_key = ensure_client_key()
@@ -388,6 +413,9 @@ def delete_server(server_id: str) -> None:
 
 @hookimpl
 def list_servers() -> list[Server]:
+    if servers_dir().is_dir():
+        with locked(_lock()):  # what killed creates left is cleared where one looks
+            _sweep_debris()
     return [_server(sandbox, meta) for sandbox, meta in all_sandboxes()]
 
 

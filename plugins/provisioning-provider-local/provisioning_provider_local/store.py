@@ -37,6 +37,8 @@ __all__ = [
     "Sandbox",
     "all_sandboxes",
     "client_key_path",
+    "daemon_env",
+    "is_sandbox_id",
     "local_dir",
     "locked",
     "new_id",
@@ -145,6 +147,11 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         """The variables that mark a process as belonging to this sandbox."""
         return {"PROV_SANDBOX_ID": self.id, "PROV_SANDBOX_ROOT": str(self.root)}
+
+
+def is_sandbox_id(name: str) -> bool:
+    """Whether ``name`` is shaped like a sandbox's id (``local-`` and 8 hex digits)."""
+    return bool(_ID.match(name))
 
 
 def all_sandboxes() -> list[tuple[Sandbox, Meta]]:

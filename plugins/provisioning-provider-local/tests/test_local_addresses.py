@@ -63,3 +63,18 @@ def test_a_stale_claim_is_taken_over_and_another_homes_claim_is_kept(
     finally:
         local.call("delete_server", server_id=server.id)
     assert not stale.exists()
+
+
+def test_what_a_killed_create_left_is_swept_with_its_claim(local: Local, prov_home: Path) -> None:
+    from provisioning_provider_local.store import servers_dir
+
+    server = local.create("web-1")  # the provider's state exists
+    debris = servers_dir() / "local-0badf00d"  # made, then the create was killed
+    debris.mkdir()
+    address = addresses.claim({server.ip_addresses[0]}, debris)
+    assert (addresses.claims_dir() / address).exists()
+    listed = local.call("list_servers")
+    assert [s.id for s in listed] == [server.id]
+    assert not debris.exists()
+    assert not (addresses.claims_dir() / address).exists()
+    assert server.ip_addresses[0] in {p.name for p in addresses.claims_dir().iterdir()}
