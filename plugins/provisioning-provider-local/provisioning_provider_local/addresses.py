@@ -173,6 +173,23 @@ def release_all(sandbox_dir: Path) -> None:
                 path.unlink()
 
 
+def release_under(home: Path) -> list[str]:
+    """Release the claims of every sandbox under ``home`` (a test's PROV_HOME); which."""
+    where = Path(tempfile.gettempdir()) / "prov-local-addresses"
+    released: list[str] = []
+    if not where.is_dir():
+        return released
+    bases = {str(home), os.path.realpath(home)}
+    for path in where.iterdir():
+        owner = _owner(path)
+        sandbox = str(owner.get("sandbox_dir", "")) if owner else ""
+        if sandbox and any(sandbox.startswith(base.rstrip("/") + "/") for base in bases):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                released.append(path.name)
+    return released
+
+
 def release(address: str, sandbox_dir: Path) -> None:
     """Release ``address`` if ``sandbox_dir`` holds its claim (a claim of another is kept)."""
     path = Path(tempfile.gettempdir()) / "prov-local-addresses" / address

@@ -13,8 +13,11 @@ sandbox process outlives the test, whatever the test did::
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from provisioning_core.testing import reap_sandboxes
+
+from provisioning_provider_local.addresses import release_under
 
 __all__ = ["reap"]
 
@@ -25,6 +28,11 @@ def reap(prov_home: str | os.PathLike[str]) -> list[int]:
     That is every sandbox daemon, rc.d script, command and service of the
     local servers kept in ``prov_home`` (SIGTERM, then SIGKILL after a few
     seconds): the core's :func:`provisioning_core.testing.reap_sandboxes`,
-    under the name this plugin's tests have always used.
+    under the name this plugin's tests have always used.  The address claims
+    of those sandboxes are released too: their directories outlive the test
+    (pytest keeps its last temporary directories), and the machine-wide claims
+    would otherwise hold the addresses until they are removed.
     """
-    return reap_sandboxes(prov_home)
+    pids = reap_sandboxes(prov_home)
+    release_under(Path(prov_home))
+    return pids

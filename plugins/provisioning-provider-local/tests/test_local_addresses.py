@@ -78,3 +78,11 @@ def test_what_a_killed_create_left_is_swept_with_its_claim(local: Local, prov_ho
     assert not debris.exists()
     assert not (addresses.claims_dir() / address).exists()
     assert server.ip_addresses[0] in {p.name for p in addresses.claims_dir().iterdir()}
+
+
+def test_reaping_a_test_home_releases_its_claims(local: Local, prov_home: Path) -> None:
+    server = local.create("web-1")
+    claim = addresses.claims_dir() / server.ip_addresses[0]
+    assert claim.exists()
+    reap(prov_home)  # what a test's teardown does; the sandbox's directory stays
+    assert not claim.exists()
