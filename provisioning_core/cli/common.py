@@ -64,8 +64,9 @@ class Settings:
         self.verbose = verbose
         self.debug = debug
         self.config: Config | None = None
-        #: --detailed-exitcode: a plan with changes exits 2
+        #: --detailed-exitcode: a plan with changes exits 2; --diff: reports show diffs
         self.detailed_exitcode = False
+        self.show_diff = False
         #: -o wide: tables keep every column; --no-headers: tables without a header
         self.wide = False
         self.no_headers = False
@@ -158,7 +159,15 @@ def _remember_no_headers(_ctx: click.Context, _param: click.Parameter, value: bo
 
 
 def check_option(f: F) -> F:
-    """``--check``: change nothing, print the plan; ``--detailed-exitcode`` with it."""
+    """``--check``: change nothing, print the plan; ``--detailed-exitcode`` and ``--diff``."""
+    f = click.option(
+        "--diff",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_diff,
+        help="Show each file's and unit's changes as a unified diff (coloured on a terminal); "
+        "without it, one line per change. JSON always has them: data.changes.",
+    )(f)
     f = click.option(
         "--detailed-exitcode",
         is_flag=True,
@@ -170,6 +179,11 @@ def check_option(f: F) -> F:
     return click.option(
         "--check", is_flag=True, help="Change nothing anywhere; print what would be done."
     )(f)
+
+
+def _remember_diff(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _settings().show_diff = True
 
 
 def _remember_detailed_exitcode(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -439,6 +453,24 @@ def _table_cell(value: Any) -> str:
     return text
 
 
+def _colour_diff(text: Any) -> None:
+    """Diff lines of a cell green (+), red (-), cyan (@@); headers bold. Shown on a TTY only."""
+    at = 0
+    for line in text.plain.split("\n"):
+        style = None
+        if line.startswith(("+++", "---")):
+            style = "bold"
+        elif line.startswith("+"):
+            style = "green"
+        elif line.startswith("-"):
+            style = "red"
+        elif line.startswith("@@"):
+            style = "cyan"
+        if style:
+            text.stylize(style, at, at + len(line))
+        at += len(line) + 1
+
+
 def _ascii_only() -> bool:
     """A terminal that cannot show box-drawing characters: TERM=dumb, or a C/POSIX locale."""
     if os.environ.get("TERM") == "dumb":
@@ -516,6 +548,8 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
             )
             if style and result.plain[1:2] == " ":
                 result.stylize(style, 0, 1)
+        if settings.show_diff and "detail" in columns and columns.index("detail") in shown:
+            _colour_diff(texts[shown.index(columns.index("detail"))])
         table.add_row(*texts)
     console.print(table)
     rendered = console.file.getvalue()  # type: ignore[attr-defined]
@@ -555,7 +589,7 @@ def emit_report(report: Report, output: str | None) -> None:
                 "target": r.target,
                 "result": _result_cell(r.outcome, kind),
                 "status": r.status,
-                "detail": ("" if r.outcome == "unchanged" else "\n".join(r.actions))
+                "detail": ("" if r.outcome == "unchanged" else "\n".join(_with_diffs(r)))
                 if r.ok
                 else (r.error or ""),
             }
@@ -581,6 +615,24 @@ def emit_report(report: Report, output: str | None) -> None:
         counts = summary(report)
         if counts["add"] + counts["change"] + counts["destroy"]:
             raise SystemExit(2)
+
+
+def _with_diffs(result: Any) -> list[str]:
+    """A result's actions; with ``--diff``, each change followed by its diff's lines."""
+    if not _settings().show_diff:
+        return list(result.actions)
+    diffs = {
+        c.get("change"): c.get("diff")
+        for c in result.data.get("changes", [])
+        if isinstance(c, dict) and c.get("diff")
+    }
+    lines: list[str] = []
+    for action in result.actions:
+        lines.append(action)
+        diff = diffs.get(action)
+        if diff:
+            lines += str(diff).rstrip("\n").split("\n")
+    return lines
 
 
 def _result_cell(outcome: str, kind: str) -> str:

@@ -33,7 +33,7 @@ from provisioning_core.models import (
 )
 from provisioning_core.operations.deployment import Deployment
 from provisioning_core.operations.engine import Engine
-from provisioning_core.operations.report import Report, TargetResult
+from provisioning_core.operations.report import Report, TargetResult, changes_of
 from provisioning_core.operations.requirements import check_requirements
 from provisioning_core.operations.waiting import WaitCancelled
 
@@ -211,6 +211,7 @@ def _by_plugin(
             "done" if result.changed else "unchanged",
             status,
             list(result.actions) or ([result.message] if result.message else []),
+            data=changes_of(result),
         )
 
     report = engine.run_each(operation, [name], one, lambda n: n)
@@ -357,6 +358,7 @@ def _plan(
             config.name,
             "planned" if result.changed else "unchanged",
             actions=list(result.actions) or [result.message or f"{action} {config.name}"],
+            data=changes_of(result),
         )
     # the plugin cannot describe it: the core says what the components and their order are
     parts = _components(ext, config)

@@ -14,7 +14,15 @@ from attrs import Factory
 from provisioning_core.errors import ProvisioningError
 from provisioning_core.operations.waiting import WaitCancelled
 
-__all__ = ["Report", "TargetResult", "change_kind", "error_message", "report_data", "summary"]
+__all__ = [
+    "Report",
+    "TargetResult",
+    "change_kind",
+    "changes_of",
+    "error_message",
+    "report_data",
+    "summary",
+]
 
 
 _BAD_INPUT = 2  # ConfigError's exit code
@@ -133,6 +141,13 @@ def summary(report: Report) -> dict[str, int]:
         elif result.outcome in {"failed", "interrupted", "skipped"}:
             counts["failed"] += 1
     return counts
+
+
+def changes_of(result: Any) -> dict[str, Any]:
+    """``{"changes": [...]}``: the change records a plugin's OperationResult carries (from
+    :func:`~provisioning_core.runtime.apply_steps`), for JSON and ``--diff``; {} if none."""
+    changes = result.details.get("changes")
+    return {"changes": changes} if isinstance(changes, list) and changes else {}
 
 
 def error_message(error: BaseException) -> str:

@@ -28,7 +28,7 @@ from provisioning_core.models import (
     UpdateInfo,
 )
 from provisioning_core.operations.engine import Engine
-from provisioning_core.operations.report import Report, TargetResult
+from provisioning_core.operations.report import Report, TargetResult, changes_of
 from provisioning_core.operations.servers import Located, locate_server
 from provisioning_core.operations.waiting import WaitCancelled
 
@@ -154,7 +154,12 @@ def run_taskserv(
                 outcome,
                 describe_status(status) if status else None,
                 list(result.actions) or ([result.message] if result.message else []),
-                data={"taskserv": name, "server_id": target.server.id, "message": result.message},
+                data={
+                    "taskserv": name,
+                    "server_id": target.server.id,
+                    "message": result.message,
+                    **changes_of(result),
+                },
             )
 
         report = engine.run_each(operation, targets, one, lambda t: t.label)
@@ -264,6 +269,7 @@ def _plan(
             target.label,
             "planned" if result.changed else "unchanged",
             actions=list(result.actions) or [what],
+            data=changes_of(result),
         )
     return TargetResult(
         target.label,

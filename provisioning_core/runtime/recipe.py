@@ -490,7 +490,9 @@ class ReleaseRecipe(Generic[S]):
         kept = f", keeping its data in {', '.join(data)}" if keep_data else ""
         applied = apply_steps(host, steps, check=check)
         if forced:
-            applied = OperationResult(changed=True, actions=[*forced, *applied.actions])
+            applied = OperationResult(
+                changed=True, actions=[*forced, *applied.actions], details=_changes(applied)
+            )
         return _finish(
             applied,
             (f"uninstalled {self.name}{kept}", f"would uninstall {self.name}{kept}"),
@@ -552,9 +554,17 @@ class ReleaseRecipe(Generic[S]):
         return version
 
 
+def _changes(*results: OperationResult) -> dict[str, Any]:
+    """The change records of ``results`` (apply_steps' ``details["changes"]``), together."""
+    records = [c for r in results for c in r.details.get("changes", [])]
+    return {"changes": records} if records else {}
+
+
 def _merge(*results: OperationResult) -> OperationResult:
     actions = [a for r in results for a in r.actions]
-    return OperationResult(changed=any(r.changed for r in results), actions=actions)
+    return OperationResult(
+        changed=any(r.changed for r in results), actions=actions, details=_changes(*results)
+    )
 
 
 def _finish(
@@ -564,7 +574,10 @@ def _finish(
     if not result.changed:
         return OperationResult(changed=False, message=unchanged or "nothing to change")
     return OperationResult(
-        changed=True, message=done[1] if check else done[0], actions=list(result.actions)
+        changed=True,
+        message=done[1] if check else done[0],
+        actions=list(result.actions),
+        details=_changes(result),
     )
 
 

@@ -70,11 +70,14 @@ class Step(Protocol):
 def apply_steps(host: Host, steps: Sequence[Step], *, check: bool) -> OperationResult:
     """Apply ``steps`` in order; what changed becomes an :class:`OperationResult`.
 
-    ``actions`` holds each change's summary ("would ..." in check mode)
-    followed by its diff lines.  A failing step raises, naming the step and
-    the host; the steps before it stay applied.
+    ``actions`` holds each change's summary ("would ..." in check mode), one
+    line each; ``details["changes"]`` the same changes as records, ``{"step",
+    "change", "diff"}``, ``diff`` a unified diff for a file or unit (None
+    otherwise), which ``prov ... --diff`` shows.  A failing step raises,
+    naming the step and the host; the steps before it stay applied.
     """
     actions: list[str] = []
+    records: list[dict[str, str | None]] = []
     changes = 0
     for step in steps:
         try:
@@ -86,16 +89,21 @@ def apply_steps(host: Host, steps: Sequence[Step], *, check: bool) -> OperationR
         if change is None:
             continue
         changes += 1
-        actions.append(f"would {change.summary}" if check else change.summary)
-        if change.diff:
-            actions.extend(change.diff.rstrip("\n").split("\n"))
+        summary = f"would {change.summary}" if check else change.summary
+        actions.append(summary)
+        records.append({"step": step.describe(), "change": summary, "diff": change.diff})
     if not changes:
         message = "nothing to change"
     elif check:
         message = f"{changes} change{'s' if changes > 1 else ''} would be made"
     else:
         message = f"{changes} change{'s' if changes > 1 else ''} made"
-    return OperationResult(changed=bool(changes), message=message, actions=actions)
+    return OperationResult(
+        changed=bool(changes),
+        message=message,
+        actions=actions,
+        details={"changes": records} if records else {},
+    )
 
 
 def _diff(path: str, old: bytes, new: bytes) -> str | None:

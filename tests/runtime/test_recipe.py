@@ -301,7 +301,8 @@ def test_upgrade_configure_restart_and_updates(recipe, settings, local_host, san
     louder = attrs.evolve(settings, greeting="HELLO")
     planned = recipe.configure(local_host, louder, check=True)
     assert planned.message == "would reconfigure greeter"
-    assert "+greeting = HELLO" in planned.actions
+    assert planned.actions[0] == "would update /etc/greeter/greeter.conf"
+    assert "+greeting = HELLO" in planned.details["changes"][0]["diff"].split("\n")
     assert greet(settings) == "hello from greeter 1.1.0"
     assert recipe.configure(local_host, louder, check=False).changed
     assert greet(louder) == "HELLO from greeter 1.1.0"  # restarted on the new config

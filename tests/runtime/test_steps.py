@@ -59,20 +59,31 @@ def tar_gz(members: dict[str, bytes]) -> bytes:
 # --- File ---------------------------------------------------------------------------
 
 
+def diff_lines(result: OperationResult, i: int) -> list[str]:
+    """The diff of change ``i`` of ``result``, a line each."""
+    diff = result.details["changes"][i]["diff"]
+    assert diff is not None
+    return str(diff).rstrip("\n").split("\n")
+
+
 def test_file_create_update_and_idempotence(host, sandbox):
     step = File("/etc/app/config.yaml", "a: 1\nb: 2\n", mode=0o640)
     result = apply_steps(host, [step], check=False)
+    # one line per change in actions; the diff is the change's record, for --diff
     assert result == OperationResult(
         changed=True,
         message="1 change made",
-        actions=[
-            "create /etc/app/config.yaml",
-            "--- /etc/app/config.yaml",
-            "+++ /etc/app/config.yaml",
-            "@@ -0,0 +1,2 @@",
-            "+a: 1",
-            "+b: 2",
-        ],
+        actions=["create /etc/app/config.yaml"],
+        details={
+            "changes": [
+                {
+                    "step": "file /etc/app/config.yaml",
+                    "change": "create /etc/app/config.yaml",
+                    "diff": "--- /etc/app/config.yaml\n+++ /etc/app/config.yaml\n"
+                    "@@ -0,0 +1,2 @@\n+a: 1\n+b: 2\n",
+                }
+            ]
+        },
     )
     real = sandbox / "etc/app/config.yaml"
     assert real.read_text() == "a: 1\nb: 2\n"
@@ -83,8 +94,8 @@ def test_file_create_update_and_idempotence(host, sandbox):
     update = apply_steps(
         host, [File("/etc/app/config.yaml", "a: 1\nb: 3\n", mode=0o640)], check=False
     )
-    assert update.actions == [
-        "update /etc/app/config.yaml",
+    assert update.actions == ["update /etc/app/config.yaml"]
+    assert diff_lines(update, 0) == [
         "--- /etc/app/config.yaml",
         "+++ /etc/app/config.yaml",
         "@@ -1,2 +1,2 @@",
@@ -317,27 +328,27 @@ def test_check_mode_changes_nothing_and_reports_diffs(
     assert http_server.requests == []  # no download, not even into the cache
     assert result.changed
     assert result.message == "7 changes would be made"
-    assert result.actions[:6] == [
-        "would update /etc/app/config.yaml",
+    assert result.actions[0] == "would update /etc/app/config.yaml"
+    assert diff_lines(result, 0) == [
         "--- /etc/app/config.yaml",
         "+++ /etc/app/config.yaml",
         "@@ -1 +1 @@",
         "-a: 1",
         "+a: 2",
     ]
-    assert result.actions[6:11] == [
+    assert result.actions[1:6] == [
         "would create directory /var/lib/app",
         "would remove /old",
         f"would download {url} to /usr/local/bin/tool",
         "would extract /tmp/none.tgz into /opt/none",
         "would run touch it",
     ]
-    assert result.actions[11] == "would install service web, start service web"
-    assert result.actions[12:14] == [
+    assert result.actions[6] == "would install service web, start service web"
+    assert diff_lines(result, 6)[:2] == [
         "--- service web (supervisor unit)",
         "+++ service web (supervisor unit)",
     ]
-    assert '+  "name": "web",' in result.actions
+    assert '+  "name": "web",' in diff_lines(result, 6)
 
 
 def test_check_mode_on_an_applied_state_says_nothing_to_change(local_host):

@@ -72,7 +72,8 @@ def test_service_lifecycle(host, sandbox, tmp_path):  # noqa: PLR0915 - one life
     steps = [Directory("/srv"), File("/srv/index.html", "hi\n"), Service(d)]
     result = apply_steps(host, steps, check=False)
     at = result.actions.index("install service web, start service web")
-    assert result.actions[at + 1 : at + 3] == [
+    diff = result.details["changes"][at]["diff"]
+    assert diff.split("\n")[:2] == [
         "--- service web (supervisor unit)",
         "+++ service web (supervisor unit)",
     ]
@@ -120,8 +121,9 @@ def test_service_lifecycle(host, sandbox, tmp_path):  # noqa: PLR0915 - one life
     d2 = web(host, port, env={"GREETING": "bonjour"})
     changed = apply_steps(host, [Service(d2)], check=False)
     assert changed.actions[0] == "update service web, restart service web"
-    assert '-    "GREETING": "hello"' in changed.actions
-    assert '+    "GREETING": "bonjour"' in changed.actions
+    diff = changed.details["changes"][0]["diff"].split("\n")
+    assert '-    "GREETING": "hello"' in diff
+    assert '+    "GREETING": "bonjour"' in diff
     pid3 = running_pid(host, other_than=pid2)
     assert environ(pid3)["GREETING"] == "bonjour"
 

@@ -143,8 +143,8 @@ def test_changed_unit_is_rewritten_and_restarted(fake):
     fake.set_show(LoadState="loaded", ActiveState="active", MainPID="4242", UnitFileState="enabled")
     changed = attrs.evolve(DEFINITION, restart="on-failure")
     result = apply_steps(fake.host, [Service(changed)], check=False)
-    assert result.actions == [
-        "update service my-service, restart service my-service",
+    assert result.actions == ["update service my-service, restart service my-service"]
+    assert result.details["changes"][0]["diff"].rstrip("\n").split("\n") == [
         "--- service my-service (systemd unit)",
         "+++ service my-service (systemd unit)",
         "@@ -11,7 +11,7 @@",

@@ -8,6 +8,7 @@ Paths here are logical ("/etc/my-service/config.json"); the host maps them
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from provisioning_core import (
     Absent,
@@ -130,7 +131,9 @@ def uninstall(host: Host, *, keep_data: bool, check: bool, force: bool = False) 
         steps.append(Absent(DATA_DIR))
     result = apply_steps(host, steps, check=check)
     if forced:
-        result = OperationResult(changed=True, actions=[*forced, *result.actions])
+        result = OperationResult(
+            changed=True, actions=[*forced, *result.actions], details=_changes(result)
+        )
     kept = f", keeping its data in {DATA_DIR}" if keep_data else ""
     return _finish(
         result,
@@ -321,10 +324,17 @@ def _not_installed(host: Host, action: str) -> ProvisioningError:
     )
 
 
+def _changes(*results: OperationResult) -> dict[str, Any]:
+    """The change records (with their diffs) of ``results``, for --diff and JSON."""
+    records = [c for r in results for c in r.details.get("changes", [])]
+    return {"changes": records} if records else {}
+
+
 def _merge(*results: OperationResult) -> OperationResult:
     return OperationResult(
         changed=any(r.changed for r in results),
         actions=[action for r in results for action in r.actions],
+        details=_changes(*results),
     )
 
 
@@ -333,7 +343,12 @@ def _finish(
 ) -> OperationResult:
     """``result`` with the message that fits: done, planned (check mode) or nothing to do."""
     message = (planned if check else done) if result.changed else (unchanged or done)
-    return OperationResult(changed=result.changed, message=message, actions=list(result.actions))
+    return OperationResult(
+        changed=result.changed,
+        message=message,
+        actions=list(result.actions),
+        details=_changes(result),
+    )
 
 
 def _duration(seconds: float) -> str:

@@ -43,6 +43,16 @@ def eventually(probe: Callable[[], T], what: str, timeout: float = 20.0) -> T:
         time.sleep(0.1)
 
 
+def diff_lines(result: dict[str, Any]) -> list[str]:
+    """Every diff line of a JSON result's changes (``data.changes``)."""
+    return [
+        line
+        for c in result["data"].get("changes", [])
+        if c["diff"]
+        for line in c["diff"].split("\n")
+    ]
+
+
 def install(prov, *args: str) -> dict[str, Any]:
     run = prov("taskserv", "install", "my-service", "--server", "web-1", *args, "-o", "json")
     assert run.exit_code == 0, run.output
@@ -195,7 +205,7 @@ def test_check_mode_changes_nothing(
     assert planned["outcome"] == "planned"
     assert "would install /usr/local/bin/my-service (1.0.0)" in planned["actions"]
     assert "would create /etc/my-service/config.json" in planned["actions"]
-    assert '+  "greeting": "Hello from my-service!"' in planned["actions"]
+    assert '+  "greeting": "Hello from my-service!"' in diff_lines(planned)
     assert snapshot(web1, prov_home) == before
 
     install(prov, "--version", "1.0.0", "--wait")
@@ -210,8 +220,8 @@ def test_check_mode_changes_nothing(
     ]
     settings(greeting="Bonjour")
     configure = act(prov, "configure", "--check")
-    assert '-  "greeting": "Hello from my-service!"' in configure["actions"]
-    assert '+  "greeting": "Bonjour"' in configure["actions"]
+    assert '-  "greeting": "Hello from my-service!"' in diff_lines(configure)
+    assert '+  "greeting": "Bonjour"' in diff_lines(configure)
     assert configure["actions"][-1] == "would restart service my-service"
     uninstall = act(prov, "uninstall", "--check")
     assert uninstall["actions"] == [
@@ -349,3 +359,23 @@ def test_a_wait_stops_at_once_when_the_service_gives_up(
     assert "last lines of its log" in result["error"]
     # it stopped because the supervisor gave up, not at the wait's deadline (600 s)
     assert "not reached within" not in result["error"]
+
+
+def test_diffs_are_opt_in_and_structured_in_json(prov, web1, settings: Callable[..., None]) -> None:
+    settings()
+    plan = prov("taskserv", "install", "my-service", "--server", "web-1", "--check", "-o", "json")
+    assert plan.exit_code == 0, plan.output
+    [result] = plan.json()["results"]
+    # actions are one line per change; the diffs are the changes' records
+    assert not any(a.startswith(("---", "+++", "@@")) for a in result["actions"])
+    config = next(c for c in result["data"]["changes"] if "config.json" in c["change"])
+    assert config["step"].startswith("file ")
+    assert config["diff"].startswith("--- /etc/my-service/config.json\n+++ ")
+    quiet = prov("taskserv", "install", "my-service", "--server", "web-1", "--check", "-o", "table")
+    assert "+++ /etc/my-service/config.json" not in quiet.stdout
+    assert "create /etc/my-service/config.json" in quiet.stdout
+    shown = prov(
+        "taskserv", "install", "my-service", "--server", "web-1", "--check", "--diff", "-o", "table"
+    )
+    assert "+++ /etc/my-service/config.json" in shown.stdout
+    assert '+  "port":' in shown.stdout
