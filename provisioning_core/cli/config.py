@@ -28,7 +28,16 @@ def config() -> None:
 
 
 @config.command("show")
-@click.option("--sources", is_flag=True, help="Also list the files and variables that contributed.")
+@click.option(
+    "--sources",
+    is_flag=True,
+    help="The files and variables that contributed (always listed now; kept for scripts).",
+)
+@click.option(
+    "--show-origin",
+    is_flag=True,
+    help="Also say, for every setting, which layer set it (file, variable or flag).",
+)
 @click.option(
     "-o",
     "--output",
@@ -36,7 +45,7 @@ def config() -> None:
     default=None,
     help="Output format (default: yaml on a terminal, json otherwise; table is yaml).",
 )
-def show(sources: bool, output: str | None) -> None:
+def show(sources: bool, show_origin: bool, output: str | None) -> None:  # noqa: ARG001
     """Print the configuration in effect, every secret masked.
 
     Layers, lowest first: built-in defaults, the user's file (or --config),
@@ -45,13 +54,15 @@ def show(sources: bool, output: str | None) -> None:
     [providers.NAME]) is printed as an error after it, and the exit code is 2.
     """
     cfg = load_config_for()
-    data: dict[str, object] = dict(cfg.masked())
-    if sources or output in {"json", "yaml"}:
-        data = {
-            "config": data,
-            "sources": [f"{s.layer}: {s.location}" for s in cfg.sources],
-            "problems": dict(cfg.problems),
-        }
+    masked = dict(cfg.masked())
+    # one shape, on a terminal or piped, in YAML or JSON
+    data: dict[str, object] = {
+        "config": masked,
+        "sources": [f"{s.layer}: {s.location}" for s in cfg.sources],
+        "problems": dict(cfg.problems),
+    }
+    if show_origin:
+        data["origins"] = {path: cfg.origin(path) for path in _leaves(masked)}
     fmt = output or ("yaml" if sys.stdout.isatty() else "json")
     emit(data, "yaml" if fmt == "table" else fmt)
     for path, problem in cfg.problems.items():
@@ -61,6 +72,16 @@ def show(sources: bool, output: str | None) -> None:
         say(f"error: {error}")
     if errors:
         raise SystemExit(2)
+
+
+def _leaves(node: object, prefix: str = "") -> list[str]:
+    """The dotted paths of every value (not table) in ``node``."""
+    if not isinstance(node, dict) or not node:
+        return [prefix] if prefix else []
+    paths: list[str] = []
+    for key, value in node.items():
+        paths += _leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    return paths
 
 
 @click.group(cls=Group)

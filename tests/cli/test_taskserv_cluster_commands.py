@@ -207,3 +207,17 @@ def test_server_delete_check_names_the_taskservs_that_go_with_it(prov, workspace
     assert result["actions"][-1] == "and with it the taskservs installed there: rectask 2.0.0"
     other = prov("server", "delete", "web-2", "--check", "-o", "json").json()["results"][0]
     assert len(other["actions"]) == 1  # nothing installed there
+
+
+def test_config_show_has_one_shape_and_says_where_each_value_came_from(prov, workspace):
+    path = workspace(FAST)
+    piped = prov("config", "show")  # piped: JSON, the same shape as -o json
+    assert piped.exit_code == 0, piped.output
+    assert set(piped.json()) == {"config", "sources", "problems"}
+    assert piped.json()["config"]["operations"]["wait_interval"] == 0.05
+    import yaml
+
+    assert set(yaml.safe_load(prov("config", "show", "-o", "yaml").stdout)) == set(piped.json())
+    origins = prov("config", "show", "--show-origin", "-o", "json").json()["origins"]
+    assert origins["operations.wait_interval"] == f"workspace {path}"
+    assert origins["operations.parallelism"].startswith("defaults ")
