@@ -144,10 +144,11 @@ def summary(report: Report) -> dict[str, int]:
 
 
 def changes_of(result: Any) -> dict[str, Any]:
-    """``{"changes": [...]}``: the change records a plugin's OperationResult carries (from
-    :func:`~provisioning_core.runtime.apply_steps`), for JSON and ``--diff``; {} if none."""
-    changes = result.details.get("changes")
-    return {"changes": changes} if isinstance(changes, list) and changes else {}
+    """``{"changes": [...]}``: the change records a plugin's OperationResult carries, for
+    JSON and ``--diff`` (:func:`~provisioning_core.runtime.steps.change_details`)."""
+    from provisioning_core.runtime.steps import change_details
+
+    return change_details(result)
 
 
 def error_message(error: BaseException) -> str:

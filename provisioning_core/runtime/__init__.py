@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         Service,
         Step,
         apply_steps,
+        change_details,
         download_cache,
     )
     from provisioning_core.runtime.transport import (
@@ -93,6 +94,7 @@ _WHERE: dict[str, str] = {
     "remove_service": "services",
     "Transport": "transport",
     "apply_steps": "steps",
+    "change_details": "steps",
     "check_health": "health",
     "connect": "host",
     "download_cache": "steps",
@@ -146,6 +148,7 @@ __all__ = [
     "Systemd",
     "Transport",
     "apply_steps",
+    "change_details",
     "check_health",
     "connect",
     "download_cache",

@@ -53,7 +53,15 @@ from provisioning_core.runtime.health import check_health
 from provisioning_core.runtime.host import Host, connect
 from provisioning_core.runtime.releases import github_versions
 from provisioning_core.runtime.services import ServiceDefinition, remove_service
-from provisioning_core.runtime.steps import Absent, Directory, File, Service, Step, apply_steps
+from provisioning_core.runtime.steps import (
+    Absent,
+    Directory,
+    File,
+    Service,
+    Step,
+    apply_steps,
+    change_details,
+)
 from provisioning_core.secret import Secret
 
 __all__ = [
@@ -491,7 +499,7 @@ class ReleaseRecipe(Generic[S]):
         applied = apply_steps(host, steps, check=check)
         if forced:
             applied = OperationResult(
-                changed=True, actions=[*forced, *applied.actions], details=_changes(applied)
+                changed=True, actions=[*forced, *applied.actions], details=change_details(applied)
             )
         return _finish(
             applied,
@@ -554,16 +562,10 @@ class ReleaseRecipe(Generic[S]):
         return version
 
 
-def _changes(*results: OperationResult) -> dict[str, Any]:
-    """The change records of ``results`` (apply_steps' ``details["changes"]``), together."""
-    records = [c for r in results for c in r.details.get("changes", [])]
-    return {"changes": records} if records else {}
-
-
 def _merge(*results: OperationResult) -> OperationResult:
     actions = [a for r in results for a in r.actions]
     return OperationResult(
-        changed=any(r.changed for r in results), actions=actions, details=_changes(*results)
+        changed=any(r.changed for r in results), actions=actions, details=change_details(*results)
     )
 
 
@@ -577,7 +579,7 @@ def _finish(
         changed=True,
         message=done[1] if check else done[0],
         actions=list(result.actions),
-        details=_changes(result),
+        details=change_details(result),
     )
 
 

@@ -106,6 +106,19 @@ def apply_steps(host: Host, steps: Sequence[Step], *, check: bool) -> OperationR
     )
 
 
+def change_details(*results: OperationResult) -> dict[str, Any]:
+    """``{"changes": [...]}``: the change records of ``results`` (as :func:`apply_steps`
+    puts them in ``details``), together; ``{}`` when there are none.
+
+    For a hook that builds its own OperationResult from several results, so that
+    their diffs (``prov ... --diff``, JSON ``data.changes``) are not lost.
+    """
+    records = [
+        c for r in results if isinstance(changes := r.details.get("changes"), list) for c in changes
+    ]
+    return {"changes": records} if records else {}
+
+
 def _diff(path: str, old: bytes, new: bytes) -> str | None:
     """A unified diff of two texts; None when either is binary."""
     try:

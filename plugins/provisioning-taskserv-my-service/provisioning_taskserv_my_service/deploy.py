@@ -8,7 +8,6 @@ Paths here are logical ("/etc/my-service/config.json"); the host maps them
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from provisioning_core import (
     Absent,
@@ -24,7 +23,7 @@ from provisioning_core import (
     apply_steps,
     check_health,
 )
-from provisioning_core.runtime import Step, remove_service
+from provisioning_core.runtime import Step, change_details, remove_service
 
 from provisioning_taskserv_my_service import payload
 from provisioning_taskserv_my_service.program import Program
@@ -132,7 +131,7 @@ def uninstall(host: Host, *, keep_data: bool, check: bool, force: bool = False) 
     result = apply_steps(host, steps, check=check)
     if forced:
         result = OperationResult(
-            changed=True, actions=[*forced, *result.actions], details=_changes(result)
+            changed=True, actions=[*forced, *result.actions], details=change_details(result)
         )
     kept = f", keeping its data in {DATA_DIR}" if keep_data else ""
     return _finish(
@@ -324,17 +323,11 @@ def _not_installed(host: Host, action: str) -> ProvisioningError:
     )
 
 
-def _changes(*results: OperationResult) -> dict[str, Any]:
-    """The change records (with their diffs) of ``results``, for --diff and JSON."""
-    records = [c for r in results for c in r.details.get("changes", [])]
-    return {"changes": records} if records else {}
-
-
 def _merge(*results: OperationResult) -> OperationResult:
     return OperationResult(
         changed=any(r.changed for r in results),
         actions=[action for r in results for action in r.actions],
-        details=_changes(*results),
+        details=change_details(*results),
     )
 
 
@@ -347,7 +340,7 @@ def _finish(
         changed=result.changed,
         message=message,
         actions=list(result.actions),
-        details=_changes(result),
+        details=change_details(result),
     )
 
 
